@@ -1,0 +1,3 @@
+from smyth.cli import main
+
+main()

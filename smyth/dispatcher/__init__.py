@@ -1,0 +1,1 @@
+"""Choosing a replica for each invocation, and queueing when all are busy."""

@@ -1,0 +1,61 @@
+"""A handler's replicas: one invocation per replica at a time, a bounded FIFO wait queue."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Sequence
+
+from smyth.dispatcher.strategy import DispatchStrategy
+from smyth.exceptions import QueueFullError
+from smyth.types import Invocation, InvocationResult, Replica
+
+
+class ReplicaPool:
+    def __init__(self, handler_name: str, replicas: Sequence[Replica], strategy: DispatchStrategy,
+                 queue_size: int) -> None:
+        self.handler_name = handler_name
+        self.replicas = list(replicas)
+        self.strategy = strategy
+        self.queue_size = queue_size
+        self._waiters: deque[asyncio.Future[Replica]] = deque()
+
+    @property
+    def queued(self) -> int:
+        return len(self._waiters)
+
+    async def acquire(self) -> Replica:
+        idle = [replica for replica in self.replicas if not replica.busy]
+        if idle and not self._waiters:
+            replica = self.strategy.select(idle)
+            replica.busy = True
+            return replica
+        if len(self._waiters) >= self.queue_size:
+            raise QueueFullError(
+                f"{self.handler_name}: all {len(self.replicas)} replicas are busy and "
+                f"{len(self._waiters)} requests are waiting (queue_size)")
+        waiter: asyncio.Future[Replica] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release(waiter.result())  # handed over just as we gave up
+            else:
+                self._waiters.remove(waiter)
+            raise
+
+    def release(self, replica: Replica) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(replica)  # stays busy: it moves straight to the next caller
+                return
+        replica.busy = False
+
+    async def invoke(self, invocation: Invocation) -> InvocationResult:
+        replica = await self.acquire()
+        try:
+            return await replica.invoke(invocation)
+        finally:
+            self.release(replica)

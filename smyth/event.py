@@ -1,0 +1,47 @@
+"""The default event generator, at the path the original smyth used.
+
+A custom generator (``event_data_generator_path``) may call it and add to its result::
+
+    from smyth.event import generate_event_data
+
+    async def my_event(request):
+        event = await generate_event_data(request)
+        event["my_custom_data"] = "data"
+        return event
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from starlette.requests import Request
+
+from smyth.events import HttpRequest
+
+
+def http_request(request: Request) -> HttpRequest:
+    """The format-independent view of a Starlette request (its body already read)."""
+    scope = request.scope
+    client = scope.get("client") or ("127.0.0.1", 0)
+    server = scope.get("server") or ("127.0.0.1", 80)
+    return HttpRequest(
+        method=scope["method"],
+        path=scope["path"],
+        query_string=scope.get("query_string", b"").decode("latin-1"),
+        headers=[(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]],
+        body=scope["smyth.body"],
+        source_ip=client[0],
+        scheme=scope.get("scheme", "http"),
+        server_port=server[1] or 80,
+        http_version=scope.get("http_version", "1.1"),
+        route_template=scope["smyth.handler"].config.url_path,
+        path_params={k: str(v) for k, v in request.path_params.items()},
+    )
+
+
+async def generate_event_data(request: Request, handler: Any = None) -> dict[str, Any]:
+    """The event the handler's ``event_format`` builds for this request."""
+    runtime = handler if handler is not None and hasattr(handler, "event_format") else request.scope["smyth.handler"]
+    return runtime.event_format.build_event(  # type: ignore[no-any-return]
+        http_request(request), request.scope["smyth.request_id"], time.time())

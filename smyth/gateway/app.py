@@ -1,0 +1,84 @@
+"""The gateway: its handlers, their replicas' life cycle, and the Starlette app."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from smyth.config import Config
+from smyth.gateway import invoke_api
+from smyth.gateway.handler import HandlerRuntime
+from smyth.gateway.http import endpoint
+from smyth.types import Replica
+
+logger = logging.getLogger("smyth.gateway")
+
+
+class Gateway:
+    def __init__(self, config: Config, handlers: dict[str, HandlerRuntime]) -> None:
+        self.config = config
+        self.handlers = handlers
+
+    @property
+    def replicas(self) -> list[Replica]:
+        return [replica for handler in self.handlers.values() for replica in handler.replicas]
+
+    async def start(self) -> dict[str, dict[str, Any]]:
+        """Start every replica at once; return the init errors by handler name."""
+        errors = await asyncio.gather(*(replica.start() for replica in self.replicas))
+        failed: dict[str, dict[str, Any]] = {}
+        for replica, error in zip(self.replicas, errors):
+            if error is not None:
+                failed.setdefault(replica.handler_name, error)
+        return failed
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(replica.stop() for replica in self.replicas),
+                             return_exceptions=True)
+
+    async def reload_changed(self, changed: set[str]) -> list[str]:
+        """Reload the replicas whose imported files changed; return the handlers reloaded."""
+        targets = [replica for replica in self.replicas if replica.watches(changed)]
+        names = sorted({replica.handler_name for replica in targets})
+        if names:
+            logger.info("Reloading %s (changed: %s)", ", ".join(names),
+                        ", ".join(sorted(changed)[:3]) + (" …" if len(changed) > 3 else ""))
+            await asyncio.gather(*(replica.reload() for replica in targets))
+        return names
+
+    def status(self) -> dict[str, Any]:
+        config = {k: v for k, v in dataclasses.asdict(self.config).items()
+                  if k not in ("handlers", "notices")}
+        config["path"] = str(self.config.path)
+        return {
+            "config": config,
+            "handlers": {
+                name: {
+                    "url_path": handler.config.url_path,
+                    "function_arn": handler.function_arn,
+                    "queued": handler.pool.queued,
+                    "replicas": [replica.status() for replica in handler.replicas],
+                    "config": dataclasses.asdict(handler.config),
+                }
+                for name, handler in self.handlers.items()
+            },
+        }
+
+    def app(self) -> Starlette:
+        async def status(request: Request) -> Response:
+            return JSONResponse(self.status())
+
+        async def not_found(request: Request, exc: Exception) -> Response:
+            return JSONResponse({"message": "Not Found"}, status_code=404)
+
+        routes = [Route("/__/status", status, methods=["GET"]), *invoke_api.routes(self)]
+        routes += [Route(h.config.url_path, endpoint(h), name=name)
+                   for name, h in self.handlers.items()]
+        return Starlette(routes=routes, exception_handlers={404: not_found})

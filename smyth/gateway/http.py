@@ -1,0 +1,78 @@
+"""The endpoint behind every handler route: request → event → replica → response."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from smyth.events.base import SYNC_PAYLOAD_LIMIT, MalformedResponseError
+from smyth.events.utils import lambda_request_id
+from smyth.exceptions import QueueFullError
+from smyth.gateway.handler import HandlerRuntime
+from smyth.gateway.responses import json_error, to_starlette
+from smyth.types import Invocation
+
+logger = logging.getLogger("smyth.gateway")
+
+API_GATEWAY_BODY_LIMIT = 10 * 1024 * 1024  # API Gateway's own payload quota
+
+# Init failures are named in the response so that a syntax error shows where you look;
+# other function errors answer exactly as API Gateway does and are explained in the log.
+INIT_ERRORS = ("Runtime.UserCodeSyntaxError", "Runtime.ImportModuleError", "Runtime.HandlerNotFound",
+               "Runtime.InitTimeout")
+
+
+def endpoint(handler: HandlerRuntime) -> Any:
+    fmt = handler.event_format
+
+    async def handle(request: Request) -> Response:
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > API_GATEWAY_BODY_LIMIT:
+            return to_starlette(fmt.request_too_large())
+        body = await request.body()
+        if len(body) > API_GATEWAY_BODY_LIMIT:
+            return to_starlette(fmt.request_too_large())
+        request_id = lambda_request_id()
+        request.scope["smyth.body"] = body
+        request.scope["smyth.handler"] = handler
+        request.scope["smyth.request_id"] = request_id
+        event = await handler.event_generator(request, handler)
+        context = await handler.context_generator(request, handler.config, None)
+        payload = json.dumps(event).encode()
+        if len(payload) > SYNC_PAYLOAD_LIMIT:
+            logger.error("%s: event of %d bytes exceeds Lambda's 6 MB synchronous limit "
+                         "(RequestTooLargeException)", handler.name, len(payload))
+            return to_starlette(fmt.request_too_large())
+        invocation = Invocation(request_id=request_id, body=payload,
+                                timeout=handler.config.timeout, function_arn=handler.function_arn,
+                                context=context or {})
+        try:
+            result = await handler.pool.invoke(invocation)
+        except QueueFullError as exc:
+            logger.warning("%s", exc)
+            return json_error(429, {"message": "Too Many Requests"}, "TooManyRequestsException")
+        if result.error is not None:
+            error = result.error
+            logger.error("%s: RequestId %s failed: %s: %s", handler.name, request_id,
+                         error.get("errorType"), error.get("errorMessage"))
+            response = to_starlette(fmt.function_error())
+            if error.get("errorType") in INIT_ERRORS:
+                data = json.loads(response.body)
+                data.update(errorType=error["errorType"], errorMessage=error["errorMessage"])
+                return json_error(response.status_code, data)
+            return response
+        try:
+            if len(result.payload) > SYNC_PAYLOAD_LIMIT:
+                raise MalformedResponseError(
+                    f"response of {len(result.payload)} bytes exceeds Lambda's 6 MB limit")
+            return to_starlette(fmt.build_response(json.loads(result.payload)))
+        except MalformedResponseError as exc:
+            logger.error("%s: RequestId %s: Malformed Lambda proxy response: %s",
+                         handler.name, request_id, exc)
+            return to_starlette(fmt.function_error())
+
+    return handle

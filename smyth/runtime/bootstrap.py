@@ -1,0 +1,254 @@
+"""The handler process: imports one Lambda handler and serves invocations over a socket.
+
+Started by a supervisor as ``python -m smyth.runtime.bootstrap FD OPTIONS_JSON``.
+It imports only the standard library (plus debugpy when asked to listen for a debugger),
+so a handler sees its own dependencies and nothing of Smyth's gateway.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import resource
+import signal
+import socket
+import sys
+import time
+import traceback
+from typing import Any, Callable
+
+from smyth.context import LambdaContext
+from smyth.runtime import debugging, protocol
+from smyth.runtime.output import PrefixedStream, last_bytes, make_prefix
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Ask the kernel to kill us when the supervisor dies, even by SIGKILL."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the socket's EOF still ends us when idle
+        pass
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def error_object(exc: BaseException, request_id: str | None, error_type: str | None = None) -> dict[str, Any]:
+    frames = traceback.extract_tb(exc.__traceback__)
+    return {
+        "errorMessage": str(exc),
+        "errorType": error_type or type(exc).__name__,
+        "requestId": request_id or "",
+        "stackTrace": traceback.format_list(frames),
+    }
+
+
+def import_handler(handler_path: str) -> Callable[[Any, Any], Any]:
+    """Import like the AWS Python runtime does, with its error types and messages."""
+    module_name, _, function_name = handler_path.rpartition(".")
+    try:
+        module = __import__(module_name, fromlist=["_"]) if module_name else None
+    except SyntaxError as exc:
+        raise InitError(
+            "Runtime.UserCodeSyntaxError", f"Syntax error in module '{module_name}': {exc}", exc
+        ) from exc
+    except Exception as exc:
+        raise InitError(
+            "Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}", exc
+        ) from exc
+    handler = getattr(module, function_name, None)
+    if module is None or handler is None:
+        raise InitError(
+            "Runtime.HandlerNotFound",
+            f"Handler '{function_name}' missing on module '{module_name}'",
+            None,
+        )
+    return handler  # type: ignore[no-any-return]
+
+
+class InitError(Exception):
+    def __init__(self, error_type: str, message: str, cause: BaseException | None) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.cause = cause
+
+    def to_error(self) -> dict[str, Any]:
+        trace = traceback.format_exception(self.cause) if self.cause else []
+        return {"errorMessage": str(self), "errorType": self.error_type, "requestId": "",
+                "stackTrace": trace}
+
+
+def project_modules(root: str) -> list[str]:
+    """Files of the project (under ``root``) that this process has imported."""
+    prefix = root.rstrip(os.sep) + os.sep
+    files = set()
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None)
+        if path and path.startswith(prefix) and os.sep + "site-packages" + os.sep not in path:
+            files.add(path)
+    return sorted(files)
+
+
+class HandlerProcess:
+    def __init__(self, sock: socket.socket, options: dict[str, Any]) -> None:
+        self.sock = sock
+        self.options = options
+        self.name: str = options["name"]
+        self.memory = str(options.get("memory", 128))
+        self.root: str = options.get("project_root") or os.getcwd()
+        self.handler: Callable[[Any, Any], Any] | None = None
+        self.init_ms = 0.0
+        self.cold = True
+        self.module_count = 0
+        self.request_id: str | None = None
+        self.stdout = PrefixedStream(sys.stdout, make_prefix(options.get("label", ""), options.get("color"), sys.stdout))
+        self.stderr = PrefixedStream(sys.stderr, make_prefix(options.get("label", ""), options.get("color"), sys.stderr))
+
+    def send(self, header: dict[str, Any], body: bytes = b"") -> None:
+        self.sock.sendall(protocol.encode(header, body))
+
+    # -- start-up ---------------------------------------------------------------
+    def setup_output(self) -> None:
+        sys.stdout, sys.stderr = self.stdout, self.stderr  # type: ignore[assignment]
+        process = self
+
+        class RequestIdFilter(logging.Filter):
+            def filter(self, record: logging.LogRecord) -> bool:
+                record.aws_request_id = process.request_id or ""
+                return True
+
+        # The Lambda Python runtime's log line: level, UTC time, request id, message.
+        handler = logging.StreamHandler(sys.stdout)
+        handler.addFilter(RequestIdFilter())
+        formatter = logging.Formatter(
+            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
+            "%Y-%m-%dT%H:%M:%S",
+        )
+        formatter.converter = time.gmtime
+        handler.setFormatter(formatter)
+        root = logging.getLogger()
+        root.addHandler(handler)
+        root.setLevel(self.options.get("log_level", "INFO").upper())
+
+    def init(self) -> bool:
+        started = time.perf_counter()
+        if self.root not in sys.path:
+            sys.path.insert(0, self.root)
+        try:
+            self.handler = import_handler(self.options["handler_path"])
+        except InitError as exc:
+            error = exc.to_error()
+            print(f"[ERROR] {error['errorType']}: {error['errorMessage']}", file=sys.stderr)
+            if exc.cause is not None:
+                traceback.print_exception(exc.cause, file=sys.stderr)
+            self.stderr.flush_partial()
+            self.send({"type": "init_error", "error": error, "modules": project_modules(self.root)})
+            return False
+        self.init_ms = (time.perf_counter() - started) * 1000
+        self.module_count = len(sys.modules)
+        self.send({"type": "ready", "pid": os.getpid(), "init_ms": self.init_ms,
+                   "modules": project_modules(self.root)})
+        return True
+
+    # -- invocations ------------------------------------------------------------
+    def invoke(self, header: dict[str, Any], body: bytes) -> None:
+        request_id = self.request_id = header["request_id"]
+        tail = bool(header.get("log_tail"))
+        if tail:
+            self.stdout.start_capture()
+        init_ms = None
+        if self.cold:
+            init_ms = self.init_ms
+            if self.options.get("fake_coldstart"):
+                pause = random.uniform(0.5, 1.0)
+                time.sleep(pause)
+                init_ms += pause * 1000
+        print(f"START RequestId: {request_id} Version: $LATEST")
+        os.environ["_X_AMZN_TRACE_ID"] = header.get("trace_id") or ""
+        started = time.perf_counter()
+        context = LambdaContext(
+            aws_request_id=request_id,
+            deadline_ms=header["deadline_ms"],
+            invoked_function_arn=header["function_arn"],
+            client_context=header.get("client_context"),
+            identity=header.get("identity"),
+            tenant_id=header.get("tenant_id"),
+            extra=header.get("context"),
+        )
+        error: dict[str, Any] | None = None
+        payload = b""
+        try:
+            event = json.loads(body) if body else {}
+            assert self.handler is not None
+            result = self.handler(event, context)
+            try:
+                payload = json.dumps(result).encode()
+            except (TypeError, ValueError) as exc:
+                error = {"errorMessage": f"Unable to marshal response: {exc}",
+                         "errorType": "Runtime.MarshalError", "requestId": request_id,
+                         "stackTrace": []}
+        except Exception as exc:
+            error = error_object(exc, request_id)
+            trace = "".join(error["stackTrace"])
+            print(f"[ERROR] {error['errorType']}: {error['errorMessage']}\n"
+                  f"Traceback (most recent call last):\n{trace}", end="", file=sys.stderr)
+        self.stderr.flush_partial()
+        debugging.end_of_invocation(self)
+        duration = (time.perf_counter() - started) * 1000
+        max_memory = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+        report = (f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\t"
+                  f"Billed Duration: {max(1, int(duration + 0.999))} ms\t"
+                  f"Memory Size: {self.memory} MB\tMax Memory Used: {max_memory} MB")
+        if init_ms is not None:
+            report += f"\tInit Duration: {init_ms:.2f} ms"
+        print(f"END RequestId: {request_id}")
+        print(report)
+        self.cold = False
+        result_header: dict[str, Any] = {
+            "type": "result", "request_id": request_id, "error": error,
+            "duration_ms": duration, "max_memory_mb": max_memory, "init_ms": init_ms,
+        }
+        if tail:
+            result_header["log"] = last_bytes(self.stdout.stop_capture())
+        if len(sys.modules) != self.module_count:  # lazy imports widen what reload watches
+            self.module_count = len(sys.modules)
+            result_header["modules"] = project_modules(self.root)
+        self.request_id = None
+        self.send(result_header, payload if error is None else b"")
+
+    def serve(self) -> None:
+        while True:
+            try:
+                header, body = protocol.recv_frame(self.sock)
+            except (EOFError, OSError):
+                return  # the supervisor is gone or closed us: exit quietly
+            if header["type"] == "invoke":
+                self.invoke(header, body)
+            elif header["type"] == "stop":
+                return
+
+
+def main() -> None:
+    fd, options = int(sys.argv[1]), json.loads(sys.argv[2])
+    die_with_parent(options["parent_pid"])
+    # Ctrl-C reaches the whole process group; the supervisor decides when we stop,
+    # so an in-flight invocation finishes instead of dying with a KeyboardInterrupt.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sock = socket.socket(fileno=fd)
+    process = HandlerProcess(sock, options)
+    process.setup_output()
+    debugging.install(process, options)
+    if process.init():
+        process.serve()
+    sys.stdout.flush()
+    sys.stderr.flush()
+
+
+if __name__ == "__main__":
+    main()

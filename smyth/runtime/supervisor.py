@@ -1,0 +1,341 @@
+"""The supervisor: one replica's handler process — spawn, invoke, deadline, kill, respawn, reload.
+
+It runs inside the gateway (``smyth run``) or inside a worker container's server
+(``smyth up``); either way it is the one place that owns a handler process's life.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from smyth.runtime import protocol
+from smyth.types import Invocation, InvocationResult, ReplicaState
+
+logger = logging.getLogger("smyth.runtime")
+
+STOP_GRACE = 2.0
+
+
+@dataclass
+class ProcessSpec:
+    """Everything needed to start one handler process."""
+
+    handler_name: str
+    handler_path: str
+    project_root: str
+    environment: dict[str, str]
+    memory: int = 128
+    fake_coldstart: bool = False
+    log_level: str = "INFO"
+    label: str = ""
+    color: int | None = None
+    init_timeout: float | None = 30.0
+    debug_port: int | None = None
+    debug_host: str = "127.0.0.1"
+    debug_wait: bool = False
+    python: str = field(default_factory=lambda: sys.executable)
+
+
+@dataclass
+class InitFailure:
+    error: dict[str, Any]
+    modules: set[str]
+
+
+class HandlerProcess:
+    """The gateway-side handle of one live child."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, reader: asyncio.StreamReader,
+                 writer: asyncio.StreamWriter) -> None:
+        self.proc = proc
+        self.reader = reader
+        self.writer = writer
+        self.modules: set[str] = set()
+        self.init_ms = 0.0
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    async def send(self, header: dict[str, Any], body: bytes = b"") -> None:
+        self.writer.write(protocol.encode(header, body))
+        await self.writer.drain()
+
+    async def receive(self) -> tuple[dict[str, Any], bytes]:
+        prefix = await self.reader.readexactly(protocol.PREFIX.size)
+        head_len, body_len = protocol.PREFIX.unpack(prefix)
+        header = json.loads(await self.reader.readexactly(head_len))
+        body = await self.reader.readexactly(body_len) if body_len else b""
+        return header, body
+
+    def kill(self) -> None:
+        if self.proc.returncode is None:
+            try:
+                self.proc.kill()
+            except ProcessLookupError:
+                pass
+        self.writer.close()
+
+    async def stop(self, grace: float = STOP_GRACE) -> None:
+        """Ask the process to exit; kill it if it has not within ``grace`` seconds."""
+        if self.proc.returncode is None:
+            try:
+                await self.send({"type": "stop"})
+            except (ConnectionError, RuntimeError):
+                pass
+            try:
+                await asyncio.wait_for(self.proc.wait(), grace)
+            except asyncio.TimeoutError:
+                self.kill()
+                await self.proc.wait()
+        self.writer.close()
+
+    def exit_description(self) -> str:
+        code = self.proc.returncode
+        if code is None:
+            return "unknown"
+        if code < 0:
+            name = signal.Signals(-code).name.removeprefix("SIG").lower()
+            name = {"segv": "segmentation fault", "kill": "killed", "abrt": "aborted"}.get(name, name)
+            return f"signal: {name}"
+        return f"exit status {code}"
+
+
+async def spawn(spec: ProcessSpec) -> HandlerProcess | InitFailure:
+    """Start a handler process and wait until it has imported the handler."""
+    parent_sock, child_sock = socket.socketpair()
+    options = {
+        "name": spec.handler_name, "handler_path": spec.handler_path,
+        "project_root": spec.project_root, "parent_pid": os.getpid(), "memory": spec.memory,
+        "fake_coldstart": spec.fake_coldstart, "log_level": spec.log_level,
+        "label": spec.label, "color": spec.color, "debug_port": spec.debug_port,
+        "debug_host": spec.debug_host, "debug_wait": spec.debug_wait,
+    }
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            spec.python, "-m", "smyth.runtime.bootstrap", str(child_sock.fileno()),
+            json.dumps(options), pass_fds=(child_sock.fileno(),), cwd=spec.project_root,
+            env=spec.environment, stdin=None, stdout=None, stderr=None,
+        )
+    finally:
+        child_sock.close()
+    reader, writer = await asyncio.open_connection(sock=parent_sock, limit=2**26)
+    child = HandlerProcess(proc, reader, writer)
+    try:
+        header, _ = await asyncio.wait_for(child.receive(), spec.init_timeout)
+    except asyncio.TimeoutError:
+        child.kill()
+        await proc.wait()
+        return InitFailure({"errorType": "Runtime.InitTimeout", "requestId": "", "stackTrace": [],
+                            "errorMessage": f"Init did not finish within {spec.init_timeout:.0f} s "
+                                            f"importing {spec.handler_path!r}"}, set())
+    except (asyncio.IncompleteReadError, ConnectionError):
+        await proc.wait()
+        return InitFailure({"errorType": "Runtime.ExitError", "requestId": "", "stackTrace": [],
+                            "errorMessage": "Runtime exited during init with "
+                                            f"{child.exit_description()}"}, set())
+    if header["type"] == "init_error":
+        await child.stop()
+        return InitFailure(header["error"], set(header.get("modules", ())))
+    child.modules = set(header.get("modules", ()))
+    child.init_ms = header.get("init_ms", 0.0)
+    return child
+
+
+def failure_result(request_id: str, error_type: str, message: str) -> InvocationResult:
+    return InvocationResult(request_id, b"", {
+        "errorMessage": f"RequestId: {request_id} Error: {message}",
+        "errorType": error_type, "requestId": request_id, "stackTrace": []})
+
+
+class Supervisor:
+    """A replica backed by a local handler process (``smyth run`` and each worker container)."""
+
+    def __init__(self, spec: ProcessSpec, index: int = 0) -> None:
+        self.spec = spec
+        self.handler_name = spec.handler_name
+        self.index = index
+        self.busy = False
+        self.invocations = 0
+        self.last_duration_ms: float | None = None
+        self.generation = 0
+        self._warm = False
+        self._debugging = False
+        self._stopped = False
+        self._current: asyncio.Task[HandlerProcess | InitFailure] | None = None
+        self._in_use: asyncio.Task[HandlerProcess | InitFailure] | None = None
+        self._retiring: set[asyncio.Task[None]] = set()
+
+    # -- state -----------------------------------------------------------------
+    @property
+    def warm(self) -> bool:
+        return self._warm
+
+    @property
+    def state(self) -> ReplicaState:
+        if self._stopped:
+            return "stopped"
+        if self.busy:
+            return "busy"
+        current = self._current
+        if current is None or not current.done():
+            return "starting"
+        if isinstance(current.result(), InitFailure):
+            return "failed"
+        return "warm" if self._warm else "cold"
+
+    @property
+    def name(self) -> str:
+        return f"{self.handler_name}[{self.index}]"
+
+    def _process(self) -> HandlerProcess | InitFailure | None:
+        current = self._current
+        return current.result() if current is not None and current.done() else None
+
+    def status(self) -> dict[str, Any]:
+        process = self._process()
+        return {
+            "index": self.index,
+            "pid": process.pid if isinstance(process, HandlerProcess) else None,
+            "state": self.state,
+            "invocations": self.invocations,
+            "last_duration_ms": self.last_duration_ms,
+            "generation": self.generation,
+            "debugging": self._debugging,
+            "init_error": process.error if isinstance(process, InitFailure) else None,
+        }
+
+    def watches(self, changed: set[str]) -> bool:
+        process = self._process()
+        if not isinstance(process, HandlerProcess):
+            return True  # starting or failed: any change may be the fix
+        return bool(process.modules & changed)
+
+    # -- life cycle --------------------------------------------------------------
+    def _start_new(self) -> asyncio.Task[HandlerProcess | InitFailure]:
+        self._warm = False
+        self.generation += 1
+        self._current = asyncio.ensure_future(spawn(self.spec))
+        return self._current
+
+    async def start(self) -> dict[str, Any] | None:
+        process = await self._start_new()
+        return process.error if isinstance(process, InitFailure) else None
+
+    async def reload(self) -> None:
+        """Start a fresh process; the old one is retired once its invocation is done."""
+        old = self._current
+        new = self._start_new()
+        if old is not None and old is not self._in_use:
+            self._retire(old)
+        await new
+        # The process serving an invocation right now is retired at the end of invoke().
+
+    def _retire(self, task: asyncio.Task[HandlerProcess | InitFailure]) -> None:
+        async def retire() -> None:
+            process = await task
+            if isinstance(process, HandlerProcess):
+                await process.stop()
+
+        job = asyncio.ensure_future(retire())
+        self._retiring.add(job)
+        job.add_done_callback(self._retiring.discard)
+
+    async def stop(self) -> None:
+        self._stopped = True
+        current, self._current = self._current, None
+        if current is not None:
+            try:
+                process = await asyncio.wait_for(asyncio.shield(current), STOP_GRACE)
+            except (asyncio.TimeoutError, asyncio.CancelledError):
+                current.cancel()  # PR_SET_PDEATHSIG still ends the child when we exit
+            else:
+                if isinstance(process, HandlerProcess):
+                    await process.stop()
+        if self._retiring:
+            await asyncio.gather(*self._retiring, return_exceptions=True)
+
+    # -- invocations -------------------------------------------------------------
+    async def invoke(self, invocation: Invocation) -> InvocationResult:
+        task = self._current if self._current is not None else self._start_new()
+        process = await asyncio.shield(task)
+        if isinstance(process, InitFailure):  # Lambda retries a failed init on each invoke
+            task = self._start_new()
+            process = await asyncio.shield(task)
+            if isinstance(process, InitFailure):
+                error = dict(process.error, requestId=invocation.request_id)
+                return InvocationResult(invocation.request_id, b"", error, replica=self.name)
+        self._in_use = task
+        try:
+            result = await self._run(process, invocation)
+        finally:
+            self._in_use = None
+            if task is not self._current:  # reloaded while we ran: retire the old process
+                self._retire(task)
+        result.replica = self.name
+        self.invocations += 1
+        self.last_duration_ms = result.duration_ms
+        return result
+
+    async def _run(self, process: HandlerProcess, invocation: Invocation) -> InvocationResult:
+        request_id = invocation.request_id
+        timeout = invocation.timeout
+        deadline_ms = int((time.time() + (timeout or 900.0)) * 1000)
+        header = {
+            "type": "invoke", "request_id": request_id, "deadline_ms": deadline_ms,
+            "function_arn": invocation.function_arn, "client_context": invocation.client_context,
+            "identity": invocation.identity, "context": invocation.context,
+            "log_tail": invocation.log_tail, "trace_id": invocation.trace_id,
+        }
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout if timeout else None
+        try:
+            await process.send(header, invocation.body)
+            while True:
+                remaining = None if deadline is None else max(deadline - loop.time(), 0)
+                reply, body = await asyncio.wait_for(process.receive(), remaining)
+                if reply["type"] == "debug":
+                    # A debugger holds the invocation: the clock stops until it ends.
+                    self._debugging = True
+                    deadline = None
+                    logger.warning("%s: a debugger stopped RequestId %s; its timeout is "
+                                   "suspended for this invocation", self.name, request_id)
+                    continue
+                break
+        except asyncio.TimeoutError:
+            logger.error("%s: RequestId: %s Task timed out after %.2f seconds",
+                         self.name, request_id, timeout)
+            process.kill()
+            await process.proc.wait()
+            self._start_new()
+            return failure_result(request_id, "Sandbox.Timedout",
+                                  f"Task timed out after {timeout:.2f} seconds")
+        except (asyncio.IncompleteReadError, ConnectionError):
+            await process.proc.wait()
+            description = process.exit_description()
+            logger.error("%s: RequestId: %s Error: Runtime exited with error: %s",
+                         self.name, request_id, description)
+            process.kill()
+            if not self._stopped:
+                self._start_new()
+            return failure_result(request_id, "Runtime.ExitError",
+                                  f"Runtime exited with error: {description}")
+        finally:
+            self._debugging = False
+        self._warm = True
+        if "modules" in reply:
+            process.modules = set(reply["modules"])
+        return InvocationResult(
+            request_id=request_id, payload=body, error=reply.get("error"),
+            duration_ms=reply.get("duration_ms", 0.0), init_ms=reply.get("init_ms"),
+            max_memory_mb=reply.get("max_memory_mb", 0), log=reply.get("log"),
+        )

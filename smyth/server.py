@@ -1,0 +1,136 @@
+"""Serving a gateway with uvicorn: startup, signals, graceful shutdown, terminal hygiene."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Callable, Coroutine, Generator, Sequence
+from typing import Any
+
+import uvicorn
+
+from smyth.config import Config, HandlerConfig
+from smyth.gateway.app import Gateway
+from smyth.gateway.handler import build_handler
+from smyth.reload import watch
+from smyth.types import Replica
+
+logger = logging.getLogger("smyth")
+
+GRACE_SECONDS = 5.0
+ReplicaFactory = Callable[[HandlerConfig, int], Sequence[Replica]]
+
+
+def build_gateway(config: Config, replicas_for: ReplicaFactory) -> Gateway:
+    """A gateway whose replicas come from ``replicas_for(handler, position)``."""
+    handlers = {
+        name: build_handler(config, handler, replicas_for(handler, position))
+        for position, (name, handler) in enumerate(config.handlers.items())
+    }
+    return Gateway(config, handlers)
+
+
+class GatewayServer(uvicorn.Server):
+    """uvicorn's server, but a signal ends serving without being raised again afterwards:
+    we still have handler processes to stop, then exit 0."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        signals = (signal.SIGINT, signal.SIGTERM)
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in signals}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+def log_config(level: str) -> dict[str, Any]:
+    config: dict[str, Any] = {**uvicorn.config.LOGGING_CONFIG}
+    config["loggers"] = {
+        **config["loggers"],
+        "smyth": {"handlers": ["default"], "level": level, "propagate": False},
+    }
+    return config
+
+
+@contextlib.contextmanager
+def terminal_preserved() -> Generator[None, None, None]:
+    """Whatever a handler's debugger did to the terminal, leave it as we found it."""
+    try:
+        import termios
+
+        fd = sys.stdin.fileno()
+        saved = termios.tcgetattr(fd)
+    except Exception:  # not a terminal (CI, a pipe) or not POSIX
+        yield
+        return
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+def run_loop(main: Coroutine[Any, Any, int]) -> int:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)  # type: ignore[no-any-return]
+
+
+async def serve(gateway: Gateway, host: str, port: int, *, log_level: str, reload: bool,
+                banner: Callable[[str, int], None] | None = None) -> int:
+    """Start replicas, serve until a signal, then shut down in order. Returns an exit code."""
+    config = gateway.config
+    failed = await gateway.start()
+    if failed:
+        for name, error in failed.items():
+            print(f"smyth: error: {config.path}, key 'tool.smyth.handlers.{name}.handler_path': "
+                  f"{error['errorType']}: {error['errorMessage']}", file=sys.stderr)
+        await gateway.stop()
+        return 2
+    try:
+        sock = bind_socket(host, port)
+    except OSError as exc:
+        print(f"smyth: error: cannot listen on {host}:{port}: {exc.strerror}. "
+              "Pick another port with --port (0 picks a free one).", file=sys.stderr)
+        await gateway.stop()
+        return 1
+    port = sock.getsockname()[1]
+    server = GatewayServer(uvicorn.Config(
+        gateway.app(), log_config=log_config(log_level), log_level=log_level.lower(),
+        lifespan="off", timeout_graceful_shutdown=GRACE_SECONDS, server_header=False,
+    ))
+    if banner is not None:
+        banner(host, port)
+    stop = asyncio.Event()
+    watcher = asyncio.ensure_future(watch(config.root, gateway.reload_changed, stop)) if reload else None
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        stop.set()
+        if watcher is not None:
+            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(watcher, 2)
+        await gateway.stop()
+    return 0
