@@ -100,7 +100,14 @@ class SmythRun:
             return match.group(1) if match else None
 
         self.url = wait_for(ready, timeout, message="smyth run to start")
-        wait_for(lambda: "Started server process" in self.output, timeout, message="uvicorn")
+
+        def answers() -> bool:
+            try:
+                return httpx.get(f"{self.url}/__/status", timeout=5).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        wait_for(answers, timeout, message="the gateway to answer")
         return self
 
     def client(self, **kwargs) -> httpx.Client:
