@@ -20,6 +20,9 @@ from smyth.types import Replica
 
 logger = logging.getLogger("smyth.gateway")
 
+# API Gateway's ANY method.
+ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
 
 class Gateway:
     def __init__(self, config: Config, handlers: dict[str, HandlerRuntime]) -> None:
@@ -79,6 +82,6 @@ class Gateway:
             return JSONResponse({"message": "Not Found"}, status_code=404)
 
         routes = [Route("/__/status", status, methods=["GET"]), *invoke_api.routes(self)]
-        routes += [Route(h.config.url_path, endpoint(h), name=name)
+        routes += [Route(h.config.url_path, endpoint(h), methods=ANY_METHOD, name=name)
                    for name, h in self.handlers.items()]
         return Starlette(routes=routes, exception_handlers={404: not_found})
