@@ -28,6 +28,9 @@ ReplicaFactory = Callable[[HandlerConfig, int], Sequence[Replica]]
 
 def build_gateway(config: Config, replicas_for: ReplicaFactory) -> Gateway:
     """A gateway whose replicas come from ``replicas_for(handler, position)``."""
+    # Custom generators and strategies live in the project, as the handlers do.
+    if str(config.root) not in sys.path:
+        sys.path.insert(0, str(config.root))
     handlers = {
         name: build_handler(config, handler, replicas_for(handler, position))
         for position, (name, handler) in enumerate(config.handlers.items())
