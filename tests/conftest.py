@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from collections.abc import Iterator
@@ -78,7 +79,7 @@ class SmythRun:
 
     def __init__(self, project: Path, *args: str, env: dict[str, str] | None = None) -> None:
         self.project = project
-        self.log_path = project / "smyth-run.log"
+        self.log_path = Path(tempfile.mkstemp(prefix="smyth-run-", suffix=".log")[1])
         self._log = open(self.log_path, "w+")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "smyth", "run", "--port", "0", *args],

@@ -1,0 +1,73 @@
+"""The package as users get it: the bundled example, the wheel, a lean handler process."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import httpx
+
+from conftest import wait_for, write_project
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_bundled_example_serves_its_handlers(tmp_path, smyth_run):
+    example = shutil.copytree(ROOT / "examples" / "hello", tmp_path / "hello")
+    run = smyth_run(example)
+    with run.client() as client:
+        assert client.get("/hello/world").text == "Hello, world!"
+        first, second = client.get("/counter").json(), client.get("/counter").json()
+        assert second["count"] == first["count"] + 1
+        echoed = client.post("/echo/some/path?x=1", content="hi",
+                             headers={"content-type": "text/plain"}).json()
+    assert echoed["event"]["body"] == "hi" and echoed["greeting"] == "hi"
+
+
+def test_handler_process_sees_no_gateway_modules(tmp_path, smyth_run):
+    project = write_project(tmp_path / "p", """
+        [tool.smyth.handlers.mods]
+        handler_path = "app.handler"
+        url_path = "/mods"
+        """, {"app.py": """
+        import sys
+        def handler(event, context):
+            return sorted(m for m in sys.modules if m.split(".")[0] in
+                          ("starlette", "uvicorn", "httpx", "click", "docker", "anyio",
+                           "watchfiles", "yaml"))
+        """})
+    run = smyth_run(project)
+    assert httpx.get(run.url + "/mods", timeout=30).json() == []
+
+
+def test_reload_can_be_turned_off(tmp_path, smyth_run):
+    project = write_project(tmp_path / "p", """
+        [tool.smyth]
+        reload = false
+        [tool.smyth.handlers.v]
+        handler_path = "app.handler"
+        url_path = "/v"
+        """, {"app.py": "def handler(e, c):\n    return 1\n"})
+    frozen = smyth_run(project)
+    watching = smyth_run(project, "--reload")  # the same project, watched: our yardstick
+    assert httpx.get(frozen.url + "/v", timeout=30).text == "1"
+    (project / "app.py").write_text("def handler(e, c):\n    return 2\n")
+    wait_for(lambda: httpx.get(watching.url + "/v", timeout=30).text == "2",
+             message="the watching gateway to reload")
+    assert httpx.get(frozen.url + "/v", timeout=30).text == "1"
+    assert frozen.status()["handlers"]["v"]["replicas"][0]["generation"] == 1
+    assert "Reloading" not in frozen.output
+
+
+def test_wheel_holds_the_package_and_entry_point(tmp_path):
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
+                    "-w", str(tmp_path), str(ROOT)], check=True, capture_output=True, timeout=300)
+    [wheel] = tmp_path.glob("smyth-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+        assert "smyth = smyth.cli:main" in archive.read(entry_points).decode()
+    assert {"smyth/runtime/bootstrap.py", "smyth/cli/__init__.py", "smyth/__main__.py"} <= names
