@@ -37,6 +37,7 @@ def http_request(request: Request) -> HttpRequest:
         http_version=scope.get("http_version", "1.1"),
         route_template=scope["smyth.handler"].config.url_path,
         path_params={k: str(v) for k, v in request.path_params.items()},
+        raw_path=scope["raw_path"].decode("latin-1") if scope.get("raw_path") else None,
     )
 
 

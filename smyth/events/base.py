@@ -1,7 +1,9 @@
 """What an event format is: HTTP request → Lambda event, handler result → HTTP response.
 
 Formats are pure: they see plain dataclasses, not Starlette objects, so each one can be
-tested dict-in/dict-out against AWS's published sample events.
+tested dict-in/dict-out against AWS's published sample events. Each also owns the answers
+its AWS front door gives when something goes wrong (function error, oversized request,
+integration timeout), because those differ between API Gateway, function URLs and ALB.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from typing import Any, ClassVar
 
 from smyth.exceptions import SmythError
 
-SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024  # Lambda's limit for a synchronous request or response
+MB = 1024 * 1024
+SYNC_PAYLOAD_LIMIT = 6 * MB  # Lambda's limit for a synchronous request or response
+API_GATEWAY_PAYLOAD_LIMIT = 10 * MB  # API Gateway's own quota, REST and HTTP APIs alike
 
 
 class MalformedResponseError(SmythError):
@@ -33,6 +37,7 @@ class HttpRequest:
     http_version: str = "1.1"
     route_template: str = "/"  # the handler's url_path, in Starlette syntax
     path_params: dict[str, str] = field(default_factory=dict)
+    raw_path: str | None = None  # as sent, still percent-encoded (ALB passes it on so)
 
     def header(self, name: str, default: str | None = None) -> str | None:
         for key, value in self.headers:
@@ -48,8 +53,10 @@ class HttpResponse:
     body: bytes
 
 
-def json_response(status: int, data: Any, extra: list[tuple[str, str]] | None = None) -> HttpResponse:
-    body = json.dumps(data).encode()
+def json_response(status: int, data: Any, extra: list[tuple[str, str]] | None = None,
+                  compact: bool = False) -> HttpResponse:
+    # API Gateway's own bodies differ in spacing between products; ``compact`` keeps them exact.
+    body = json.dumps(data, separators=(",", ":") if compact else None).encode()
     return HttpResponse(status, [("content-type", "application/json"), *(extra or [])], body)
 
 
@@ -65,6 +72,13 @@ class FormatOptions:
 
 class EventFormat(ABC):
     name: ClassVar[str]
+    # The largest request body the front door passes on (API Gateway 10 MB, ALB 1 MB).
+    max_request_body: ClassVar[int] = API_GATEWAY_PAYLOAD_LIMIT
+    # The largest handler result it accepts.
+    max_response_payload: ClassVar[int] = SYNC_PAYLOAD_LIMIT
+    # Seconds the front door waits for Lambda before answering on its own; None: as long
+    # as the function's own timeout.
+    integration_timeout: ClassVar[float | None] = None
 
     def __init__(self, options: FormatOptions | None = None) -> None:
         self.options = options or FormatOptions()
@@ -79,12 +93,34 @@ class EventFormat(ABC):
 
         Raises MalformedResponseError when the integration would reject the result."""
 
+    def response_for(self, payload: bytes) -> HttpResponse:
+        """The HTTP response for the handler's result as the runtime serialised it."""
+        return self.build_response(self.decode(payload))
+
+    def decode(self, payload: bytes) -> Any:
+        if len(payload) > self.max_response_payload:
+            raise MalformedResponseError(f"response of {len(payload)} bytes exceeds the "
+                                         f"{self.max_response_payload}-byte limit")
+        try:
+            return json.loads(payload) if payload else None
+        except ValueError as exc:
+            raise MalformedResponseError(f"result is not JSON: {exc}") from exc
+
     @abstractmethod
     def function_error(self) -> HttpResponse:
         """The response when the function failed: exception, timeout, crash or bad result."""
 
     def request_too_large(self) -> HttpResponse:
+        """The front door's answer to a body over ``max_request_body``."""
         return json_response(413, {"message": "Request Entity Too Large"})
+
+    def invoke_rejected(self) -> HttpResponse:
+        """The answer when Lambda refuses the invoke itself (an event over 6 MB)."""
+        return self.function_error()
+
+    def integration_timed_out(self) -> HttpResponse:
+        """The answer when ``integration_timeout`` passes before the function returns."""
+        return self.function_error()
 
     def not_found(self) -> HttpResponse:
         return json_response(404, {"message": "Not Found"})

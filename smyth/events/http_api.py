@@ -1,4 +1,4 @@
-"""API Gateway HTTP API, Lambda proxy payload format 2.0 (aws-contracts.md §1)."""
+"""API Gateway HTTP API, Lambda proxy payload format 2.0 (aws-contracts.md §1, §3)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import json
 from typing import Any
 
 from smyth.events.base import EventFormat, HttpRequest, HttpResponse, MalformedResponseError, json_response
-from smyth.events.utils import (apigw_request_id, apigw_route_path, clf_time, decode_body,
-                                encode_body, fold_headers, query_pairs, trace_id)
+from smyth.events.utils import (apigw_request_id, apigw_route_path, body_bytes, clf_time,
+                                encode_body, fold_headers, query_pairs, single_headers,
+                                status_code, trace_id, with_default_content_type)
 
 API_ID = "smythlocal"
 
@@ -38,12 +39,27 @@ def request_cookies(request: HttpRequest) -> list[str]:
     return cookies
 
 
+def domain_name(request: HttpRequest, default: str) -> str:
+    host = request.header("host") or default
+    return host.rsplit(":", 1)[0] if not host.endswith("]") else host  # no port, as on AWS
+
+
+def is_inferred(result: Any) -> bool:
+    """Valid JSON without ``statusCode``: payload 2.0 infers a 200 JSON response."""
+    return not isinstance(result, dict) or "statusCode" not in result
+
+
 class HttpApiFormat(EventFormat):
     name = "http-api"
-    version = "2.0"
+    # Users report 503 {"message":"Service Unavailable"} past the HTTP API's fixed 30 s
+    # (aws-contracts.md §3); AWS documents only the quota.
+    integration_timeout = 30.0
+
+    def route_key(self, request: HttpRequest) -> str:
+        return route_key(request)
 
     def request_context(self, request: HttpRequest, now: float, key: str) -> dict[str, Any]:
-        host = request.header("host") or f"{API_ID}.execute-api.{self.options.region}.amazonaws.com"
+        host = domain_name(request, f"{API_ID}.execute-api.{self.options.region}.amazonaws.com")
         return {
             "accountId": self.options.account_id,
             "apiId": API_ID,
@@ -64,7 +80,7 @@ class HttpApiFormat(EventFormat):
         }
 
     def build_event(self, request: HttpRequest, request_id: str, now: float) -> dict[str, Any]:
-        key = route_key(request)
+        key = self.route_key(request)
         event: dict[str, Any] = {
             "version": "2.0",
             "routeKey": key,
@@ -87,35 +103,36 @@ class HttpApiFormat(EventFormat):
         event["isBase64Encoded"] = is_base64
         return event
 
+    def response_for(self, payload: bytes) -> HttpResponse:
+        result = self.decode(payload)
+        if is_inferred(result) and not isinstance(result, str):
+            # The inferred body is the function's JSON exactly as its runtime wrote it.
+            return HttpResponse(200, [("content-type", "application/json")], payload)
+        return self.build_response(result)
+
+    def inferred_body(self, result: Any) -> bytes:
+        """The body API Gateway infers from a result without ``statusCode``: a string is the
+        body itself (``"Hello"`` → ``Hello``), any other JSON value its text."""
+        return (result if isinstance(result, str) else json.dumps(result)).encode()
+
     def build_response(self, result: Any) -> HttpResponse:
-        if not isinstance(result, dict) or "statusCode" not in result:
-            # Valid JSON without statusCode: API Gateway infers a 200 JSON response.
-            body = result if isinstance(result, str) else json.dumps(result)
-            return HttpResponse(200, [("content-type", "application/json")], body.encode())
-        status = result["statusCode"]
-        if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
-            raise MalformedResponseError(f"statusCode must be an integer HTTP status, not {status!r}")
-        raw_headers = result.get("headers") or {}
-        if not isinstance(raw_headers, dict):
-            raise MalformedResponseError("headers must be an object of name → value")
-        headers = [(str(k).lower(), _header_value(v)) for k, v in raw_headers.items()]
+        if is_inferred(result):
+            return HttpResponse(200, [("content-type", "application/json")],
+                                self.inferred_body(result))
+        status = status_code(result["statusCode"])
+        headers = single_headers(result.get("headers"))
         cookies = result.get("cookies") or []
         if not isinstance(cookies, list):
             raise MalformedResponseError("cookies must be a list of strings")
         headers += [("set-cookie", str(cookie)) for cookie in cookies]
-        if not any(k == "content-type" for k, _ in headers):
-            headers.append(("content-type", "application/json"))
-        try:
-            body = decode_body(result.get("body"), bool(result.get("isBase64Encoded")))
-        except (TypeError, ValueError) as exc:
-            raise MalformedResponseError(f"body: {exc}") from exc
-        return HttpResponse(status, headers, body)
+        # Other keys (multiValueHeaders, statusDescription …) are skipped, as HTTP APIs do.
+        return HttpResponse(status, with_default_content_type(headers), body_bytes(result))
 
     def function_error(self) -> HttpResponse:
-        return json_response(500, {"message": "Internal Server Error"})
+        return json_response(500, {"message": "Internal Server Error"}, compact=True)
 
+    def invoke_rejected(self) -> HttpResponse:
+        return json_response(500, {"message": "Internal Server Error"}, compact=True)
 
-def _header_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return value if isinstance(value, str) else str(value)
+    def integration_timed_out(self) -> HttpResponse:
+        return json_response(503, {"message": "Service Unavailable"}, compact=True)
