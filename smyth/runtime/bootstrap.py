@@ -39,6 +39,16 @@ def die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
+def prefer_oom_kill() -> None:
+    """When memory runs out, the kernel should kill this process, not its supervisor:
+    Lambda's runtime outlives an out-of-memory handler, and so must a worker container."""
+    try:
+        with open("/proc/self/oom_score_adj", "w") as file:
+            file.write("1000")
+    except OSError:  # not Linux, or a locked-down /proc: the supervisor may be chosen
+        pass
+
+
 def error_object(exc: BaseException, request_id: str | None, error_type: str | None = None) -> dict[str, Any]:
     frames = traceback.extract_tb(exc.__traceback__)
     return {
@@ -237,6 +247,7 @@ class HandlerProcess:
 def main() -> None:
     fd, options = int(sys.argv[1]), json.loads(sys.argv[2])
     die_with_parent(options["parent_pid"])
+    prefer_oom_kill()
     # Ctrl-C reaches the whole process group; the supervisor decides when we stop,
     # so an in-flight invocation finishes instead of dying with a KeyboardInterrupt.
     signal.signal(signal.SIGINT, signal.SIG_IGN)

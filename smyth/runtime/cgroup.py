@@ -1,0 +1,45 @@
+"""What the container's memory cgroup says: its limit, and how many OOM kills it has seen.
+
+A SIGKILL alone does not tell an out-of-memory kill from ``kill -9``; the kernel's
+``oom_kill`` counter of the cgroup does. cgroup v2 keeps it in ``memory.events``, v1 in
+``memory.oom_control`` (kernels 4.13 and later). Outside a container, or where neither file
+can be read, the functions answer ``None`` and callers fall back to the plain exit error.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path("/sys/fs/cgroup")
+
+
+def _counter(path: Path, key: str) -> int | None:
+    try:
+        text = path.read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name == key and value.strip().isdigit():
+            return int(value)
+    return None
+
+
+def oom_kills(root: Path = ROOT) -> int | None:
+    """How many processes the OOM killer has ended in this cgroup so far."""
+    count = _counter(root / "memory.events", "oom_kill")  # v2
+    if count is None:
+        count = _counter(root / "memory" / "memory.oom_control", "oom_kill")  # v1
+    return count
+
+
+def memory_limit_mb(root: Path = ROOT) -> int | None:
+    for path in (root / "memory.max", root / "memory" / "memory.limit_in_bytes"):
+        try:
+            text = path.read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit() and int(text) < 1 << 50:  # v1 says "no limit" with a huge number
+            return int(text) // (1024 * 1024)
+        return None
+    return None

@@ -1,0 +1,140 @@
+"""The worker protocol: an invocation and its result as HTTP headers around the RIE body.
+
+The body is the Runtime Interface Emulator's: the event in, the handler's payload (or the
+Lambda error object) out. What RIE has no header for travels in ``X-Smyth-*`` headers, and
+the Invoke API's own headers (client context, log tail, function error) keep their AWS
+names, so a worker answers plain RIE clients and a gateway understands plain RIE answers.
+Both sides of the wire use this module: the worker server and the remote replica.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from smyth.types import Invocation, InvocationResult
+
+INVOKE_PATH = "/2015-03-31/functions/function/invocations"
+HEALTH_PATH = "/__/health"
+RELOAD_PATH = "/__/reload"
+
+# Request
+REQUEST_ID = "x-smyth-request-id"
+TIMEOUT = "x-smyth-timeout"  # seconds; absent means the worker's configured timeout
+FUNCTION_ARN = "x-smyth-function-arn"
+IDENTITY = "x-smyth-identity"  # base64 JSON
+CUSTOM_CONTEXT = "x-smyth-context"  # base64 JSON from a custom context generator
+CLIENT_CONTEXT = "x-amz-client-context"  # base64 JSON, as in the Invoke API
+LOG_TYPE = "x-amz-log-type"  # "Tail" asks for the last 4 KB of the log
+TRACE_ID = "x-amzn-trace-id"
+# Response
+FUNCTION_ERROR = "x-amz-function-error"
+LOG_RESULT = "x-amz-log-result"
+EXECUTED_VERSION = "x-amz-executed-version"
+DURATION = "x-smyth-duration-ms"
+INIT_DURATION = "x-smyth-init-duration-ms"
+MAX_MEMORY = "x-smyth-max-memory-mb"
+REPLICA = "x-smyth-replica"
+STATE = "x-smyth-state"  # the worker's state after the invocation: cold, warm, ...
+
+
+def _b64_json(value: dict[str, Any]) -> str:
+    return base64.b64encode(json.dumps(value, separators=(",", ":")).encode()).decode("ascii")
+
+
+def _from_b64_json(value: str | None) -> dict[str, Any] | None:
+    if not value:
+        return None
+    decoded = json.loads(base64.b64decode(value))
+    if not isinstance(decoded, dict):
+        raise ValueError("expected a base64-encoded JSON object")
+    return decoded
+
+
+# -- gateway side -------------------------------------------------------------
+
+def invocation_headers(invocation: Invocation) -> dict[str, str]:
+    headers = {REQUEST_ID: invocation.request_id, FUNCTION_ARN: invocation.function_arn}
+    if invocation.timeout is not None:
+        headers[TIMEOUT] = repr(float(invocation.timeout))
+    if invocation.client_context is not None:
+        headers[CLIENT_CONTEXT] = _b64_json(invocation.client_context)
+    if invocation.identity is not None:
+        headers[IDENTITY] = _b64_json(invocation.identity)
+    if invocation.context:
+        headers[CUSTOM_CONTEXT] = _b64_json(invocation.context)
+    if invocation.log_tail:
+        headers[LOG_TYPE] = "Tail"
+    if invocation.trace_id:
+        headers[TRACE_ID] = invocation.trace_id
+    return headers
+
+
+def read_result(request_id: str, headers: Mapping[str, str], body: bytes) -> InvocationResult:
+    """The result a worker (or a bare RIE) answered with."""
+    error: dict[str, Any] | None = None
+    payload = body
+    if headers.get(FUNCTION_ERROR):
+        try:
+            error = json.loads(body)
+        except ValueError:
+            error = None
+        if not isinstance(error, dict):
+            error = {"errorMessage": body.decode("utf-8", "replace"), "errorType": "Unhandled",
+                     "requestId": request_id, "stackTrace": []}
+        payload = b""
+    log = headers.get(LOG_RESULT)
+    init = headers.get(INIT_DURATION)
+    return InvocationResult(
+        request_id=headers.get(REQUEST_ID, request_id), payload=payload, error=error,
+        duration_ms=float(headers.get(DURATION, 0.0)),
+        init_ms=float(init) if init else None,
+        max_memory_mb=int(headers.get(MAX_MEMORY, 0)),
+        log=base64.b64decode(log).decode("utf-8", "replace") if log else None,
+        replica=headers.get(REPLICA, ""),
+    )
+
+
+# -- worker side --------------------------------------------------------------
+
+def read_invocation(headers: Mapping[str, str], body: bytes, *, default_timeout: float | None,
+                    default_arn: str) -> Invocation:
+    """The invocation a request describes; a bare RIE request gets the worker's defaults.
+
+    Raises ValueError on a header that does not parse."""
+    timeout = headers.get(TIMEOUT)
+    return Invocation(
+        request_id=headers.get(REQUEST_ID) or str(uuid.uuid4()),
+        body=body,
+        timeout=float(timeout) if timeout else default_timeout,
+        function_arn=headers.get(FUNCTION_ARN) or default_arn,
+        client_context=_from_b64_json(headers.get(CLIENT_CONTEXT)),
+        identity=_from_b64_json(headers.get(IDENTITY)),
+        context=_from_b64_json(headers.get(CUSTOM_CONTEXT)) or {},
+        log_tail=headers.get(LOG_TYPE, "").lower() == "tail",
+        trace_id=headers.get(TRACE_ID),
+    )
+
+
+def result_headers(result: InvocationResult, state: str) -> dict[str, str]:
+    headers = {
+        REQUEST_ID: result.request_id, EXECUTED_VERSION: "$LATEST",
+        DURATION: f"{result.duration_ms:.3f}", MAX_MEMORY: str(result.max_memory_mb),
+        REPLICA: result.replica, STATE: state,
+    }
+    if result.error is not None:
+        headers[FUNCTION_ERROR] = "Unhandled"
+    if result.init_ms is not None:
+        headers[INIT_DURATION] = f"{result.init_ms:.3f}"
+    if result.log is not None:
+        headers[LOG_RESULT] = base64.b64encode(result.log.encode()).decode("ascii")
+    return headers
+
+
+def result_body(result: InvocationResult) -> bytes:
+    if result.error is not None:
+        return json.dumps(result.error).encode()
+    return result.payload

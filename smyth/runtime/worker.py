@@ -1,0 +1,224 @@
+"""The worker server: the entrypoint of each worker container (``python -m smyth.runtime.worker``).
+
+An HTTP server around ONE supervisor, so a container runs the same handler runtime as
+``smyth run``. It speaks the Runtime Interface Emulator's invoke protocol (see
+``smyth.runtime.wire``), serves one invocation at a time as a Lambda execution environment
+does, watches the read-only project mount and replaces its handler process when an imported
+file changes — the container itself never restarts for a code change.
+
+Configured by environment, as RIE is: ``AWS_LAMBDA_FUNCTION_HANDLER``, ``..._NAME``,
+``..._MEMORY_SIZE``, ``..._TIMEOUT`` and ``LAMBDA_TASK_ROOT``, plus the ``SMYTH_*`` settings
+read in ``WorkerSettings.from_env``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from smyth.reload import watch
+from smyth.runtime import cgroup, wire
+from smyth.runtime.supervisor import ProcessSpec, Supervisor
+from smyth.server import GatewayServer, bind_socket, log_config, run_loop
+from smyth.types import InvocationResult
+
+logger = logging.getLogger("smyth.worker")
+
+PORT = 8080
+# Settings of the worker itself; the handler process does not need to see them.
+OWN_SETTINGS = ("SMYTH_HANDLER_PYTHON", "SMYTH_RUNTIME_PATH", "SMYTH_RELOAD", "SMYTH_PORT",
+                "SMYTH_LOG_LEVEL", "SMYTH_FAKE_COLDSTART", "SMYTH_INIT_TIMEOUT",
+                "SMYTH_DEBUG_PORT", "SMYTH_DEBUG_WAIT", "SMYTH_REPLICA")
+
+
+def _flag(env: Mapping[str, str], key: str, default: bool) -> bool:
+    value = env.get(key)
+    return default if value is None else value.strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass
+class WorkerSettings:
+    spec: ProcessSpec
+    function_arn: str
+    default_timeout: float | None
+    port: int = PORT
+    reload: bool = True
+    replica: str = ""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> WorkerSettings:
+        try:
+            handler_path = env["AWS_LAMBDA_FUNCTION_HANDLER"]
+        except KeyError:
+            raise SystemExit("smyth worker: AWS_LAMBDA_FUNCTION_HANDLER is not set "
+                             "(e.g. app.handlers.handler)") from None
+        name = env.get("AWS_LAMBDA_FUNCTION_NAME", "function")
+        root = env.get("LAMBDA_TASK_ROOT", "/var/task")
+        handler_env = {k: v for k, v in env.items() if k not in OWN_SETTINGS}
+        runtime_path = env.get("SMYTH_RUNTIME_PATH")
+        if runtime_path:
+            # The handler runs on its own interpreter and site-packages; only Smyth's
+            # standard-library runtime is added, as Lambda adds /var/runtime.
+            handler_env["PYTHONPATH"] = os.pathsep.join(
+                p for p in (runtime_path, handler_env.get("PYTHONPATH")) if p)
+        timeout = env.get("AWS_LAMBDA_FUNCTION_TIMEOUT")
+        init_timeout = env.get("SMYTH_INIT_TIMEOUT")
+        debug_port = env.get("SMYTH_DEBUG_PORT")
+        debug_wait = _flag(env, "SMYTH_DEBUG_WAIT", False)
+        region = env.get("AWS_REGION", "us-east-1")
+        spec = ProcessSpec(
+            handler_name=name, handler_path=handler_path, project_root=root,
+            environment=handler_env,
+            memory=int(env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")),
+            fake_coldstart=_flag(env, "SMYTH_FAKE_COLDSTART", False),
+            log_level=env.get("SMYTH_LOG_LEVEL", "INFO"),
+            init_timeout=None if debug_wait else float(init_timeout or 30.0),
+            debug_port=int(debug_port) if debug_port else None,
+            # Inside a container the debugger must listen beyond loopback to be published.
+            debug_host="0.0.0.0", debug_wait=debug_wait,
+            python=env.get("SMYTH_HANDLER_PYTHON") or sys.executable,
+        )
+        return cls(
+            spec=spec,
+            function_arn=f"arn:aws:lambda:{region}:123456789012:function:{name}",
+            default_timeout=float(timeout) if timeout else None,
+            port=int(env.get("SMYTH_PORT", PORT)),
+            reload=_flag(env, "SMYTH_RELOAD", True),
+            replica=env.get("SMYTH_REPLICA") or socket.gethostname(),
+        )
+
+
+def out_of_memory(result: InvocationResult, kills_before: int | None) -> bool:
+    """A handler process SIGKILLed while the cgroup's OOM killer struck: Lambda's OOM."""
+    if result.error is None or result.error.get("errorType") != "Runtime.ExitError":
+        return False
+    if "signal: killed" not in result.error.get("errorMessage", ""):
+        return False
+    kills_after = cgroup.oom_kills()
+    return kills_before is not None and kills_after is not None and kills_after > kills_before
+
+
+class Worker:
+    def __init__(self, settings: WorkerSettings) -> None:
+        self.settings = settings
+        self.supervisor = Supervisor(settings.spec, index=0)
+
+    async def invoke(self, request: Request) -> Response:
+        supervisor = self.supervisor
+        if supervisor.busy:
+            # One invocation per execution environment; the gateway never sends two.
+            return JSONResponse({"errorType": "TooManyRequestsException",
+                                 "errorMessage": "this worker is serving another invocation"},
+                                status_code=429)
+        supervisor.busy = True
+        try:
+            body = await request.body()
+            try:
+                invocation = wire.read_invocation(
+                    request.headers, body, default_timeout=self.settings.default_timeout,
+                    default_arn=self.settings.function_arn)
+            except ValueError as exc:
+                return JSONResponse({"errorType": "InvalidRequestContentException",
+                                     "errorMessage": f"bad invocation header: {exc}"},
+                                    status_code=400)
+            kills_before = cgroup.oom_kills()
+            result = await supervisor.invoke(invocation)
+            if out_of_memory(result, kills_before):
+                self._report_oom(result)
+        finally:
+            supervisor.busy = False
+        result.replica = self.settings.replica
+        return Response(wire.result_body(result), media_type="application/json",
+                        headers=wire.result_headers(result, supervisor.state))
+
+    def _report_oom(self, result: InvocationResult) -> None:
+        assert result.error is not None
+        result.error["errorType"] = "Runtime.OutOfMemory"
+        memory = self.settings.spec.memory
+        # The process died before its own END and REPORT lines; write them as Lambda does.
+        print(f"{result.error['errorMessage']}\nRuntime.OutOfMemory\n"
+              f"END RequestId: {result.request_id}\n"
+              f"REPORT RequestId: {result.request_id}\tMemory Size: {memory} MB\t"
+              f"Max Memory Used: {cgroup.memory_limit_mb() or memory} MB\t"
+              f"Status: error\tError Type: Runtime.OutOfMemory", flush=True)
+
+    def health(self) -> tuple[int, dict[str, object]]:
+        status = self.supervisor.status()
+        ready = status["state"] in ("cold", "warm", "busy")
+        return (200 if ready else 503), {**status, "handler": self.supervisor.handler_name,
+                                         "container": self.settings.replica}
+
+    async def reload_changed(self, changed: set[str]) -> None:
+        if self.supervisor.watches(changed):
+            logger.info("Reloading %s (changed: %s)", self.supervisor.handler_name,
+                        ", ".join(sorted(changed)[:3]))
+            await self.supervisor.reload()
+
+    def app(self) -> Starlette:
+        async def invoke(request: Request) -> Response:
+            return await self.invoke(request)
+
+        async def health(request: Request) -> Response:
+            code, data = self.health()
+            return JSONResponse(data, status_code=code)
+
+        async def reload(request: Request) -> Response:
+            await self.supervisor.reload()
+            return JSONResponse(self.health()[1])
+
+        return Starlette(routes=[
+            Route(wire.INVOKE_PATH, invoke, methods=["POST"]),
+            Route(wire.HEALTH_PATH, health, methods=["GET"]),
+            Route(wire.RELOAD_PATH, reload, methods=["POST"]),
+        ])
+
+
+async def serve(settings: WorkerSettings, host: str = "0.0.0.0") -> int:
+    worker = Worker(settings)
+    server = GatewayServer(uvicorn.Config(  # configures logging, so it comes first
+        worker.app(), log_config=log_config("INFO"), log_level="warning", access_log=False,
+        lifespan="off", timeout_graceful_shutdown=5, server_header=False,
+    ))
+    error = await worker.supervisor.start()
+    if error is not None:
+        # Keep serving: each invocation retries the init (as Lambda does) and a fix to the
+        # code reloads it; the health endpoint reports the failure meanwhile.
+        logger.error("%s: %s: %s", settings.spec.handler_name, error.get("errorType"),
+                     error.get("errorMessage"))
+    stop = asyncio.Event()
+    watcher = None
+    if settings.reload:
+        root = Path(settings.spec.project_root)
+        watcher = asyncio.ensure_future(watch(root, worker.reload_changed, stop))
+    try:
+        await server.serve(sockets=[bind_socket(host, settings.port)])
+    finally:
+        stop.set()
+        if watcher is not None:
+            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(watcher, 2)
+        await worker.supervisor.stop()
+    return 0
+
+
+def main() -> None:
+    settings = WorkerSettings.from_env(os.environ)
+    raise SystemExit(run_loop(serve(settings)))
+
+
+if __name__ == "__main__":
+    main()
+
