@@ -21,7 +21,9 @@ from typing import Any, Callable
 
 from smyth.context import LambdaContext
 from smyth.runtime import debugging, protocol
-from smyth.runtime.output import PrefixedStream, last_bytes, make_prefix
+from smyth.runtime.output import PrefixedStream, last_bytes, make_prefix, report_line
+
+BOOTED_AT = time.time()  # the interpreter has started and imported us
 
 PR_SET_PDEATHSIG = 1
 
@@ -50,7 +52,10 @@ def prefer_oom_kill() -> None:
 
 
 def error_object(exc: BaseException, request_id: str | None, error_type: str | None = None) -> dict[str, Any]:
-    frames = traceback.extract_tb(exc.__traceback__)
+    # The stack trace starts in the handler, as Lambda's runtime shows it: our own frames
+    # (this file calling the handler) are not the user's business.
+    frames = [frame for frame in traceback.extract_tb(exc.__traceback__)
+              if frame.filename != __file__]
     return {
         "errorMessage": str(exc),
         "errorType": error_type or type(exc).__name__,
@@ -151,6 +156,10 @@ class HandlerProcess:
         if self.root not in sys.path:
             sys.path.insert(0, self.root)
         try:
+            try:
+                debugging.install(self, self.options)
+            except debugging.DebuggerError as exc:
+                raise InitError("Runtime.DebuggerError", str(exc), None) from exc
             self.handler = import_handler(self.options["handler_path"])
         except InitError as exc:
             error = exc.to_error()
@@ -158,9 +167,15 @@ class HandlerProcess:
             if exc.cause is not None:
                 traceback.print_exception(exc.cause, file=sys.stderr)
             self.stderr.flush_partial()
+            debugging.end_session(self)
             self.send({"type": "init_error", "error": error, "modules": project_modules(self.root)})
             return False
-        self.init_ms = (time.perf_counter() - started) * 1000
+        debugging.end_session(self)  # a breakpoint() at import time holds the debugger until here
+        # Lambda's Init Duration covers starting the runtime as well as importing the
+        # handler: count from the supervisor's spawn to the interpreter's start too.
+        spawned_at = self.options.get("spawned_at")
+        startup_ms = max(BOOTED_AT - spawned_at, 0.0) * 1000 if spawned_at else 0.0
+        self.init_ms = startup_ms + (time.perf_counter() - started) * 1000
         self.module_count = len(sys.modules)
         self.send({"type": "ready", "pid": os.getpid(), "init_ms": self.init_ms,
                    "modules": project_modules(self.root)})
@@ -170,8 +185,10 @@ class HandlerProcess:
     def invoke(self, header: dict[str, Any], body: bytes) -> None:
         request_id = self.request_id = header["request_id"]
         tail = bool(header.get("log_tail"))
-        if tail:
-            self.stdout.start_capture()
+        if tail:  # one log for both streams, as CloudWatch has one per invocation
+            log: list[str] = []
+            self.stdout.start_capture(log)
+            self.stderr.start_capture(log)
         init_ms = None
         if self.cold:
             init_ms = self.init_ms
@@ -196,6 +213,7 @@ class HandlerProcess:
         try:
             event = json.loads(body) if body else {}
             assert self.handler is not None
+            debugging.begin_invocation(self)
             result = self.handler(event, context)
             try:
                 payload = json.dumps(result).encode()
@@ -209,22 +227,18 @@ class HandlerProcess:
             print(f"[ERROR] {error['errorType']}: {error['errorMessage']}\n"
                   f"Traceback (most recent call last):\n{trace}", end="", file=sys.stderr)
         self.stderr.flush_partial()
-        debugging.end_of_invocation(self)
+        debugging.end_session(self)
         duration = (time.perf_counter() - started) * 1000
         max_memory = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
-        report = (f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\t"
-                  f"Billed Duration: {max(1, int(duration + 0.999))} ms\t"
-                  f"Memory Size: {self.memory} MB\tMax Memory Used: {max_memory} MB")
-        if init_ms is not None:
-            report += f"\tInit Duration: {init_ms:.2f} ms"
         print(f"END RequestId: {request_id}")
-        print(report)
+        print(report_line(request_id, duration, self.memory, max_memory, init_ms))
         self.cold = False
         result_header: dict[str, Any] = {
             "type": "result", "request_id": request_id, "error": error,
             "duration_ms": duration, "max_memory_mb": max_memory, "init_ms": init_ms,
         }
         if tail:
+            self.stderr.stop_capture()
             result_header["log"] = last_bytes(self.stdout.stop_capture())
         if len(sys.modules) != self.module_count:  # lazy imports widen what reload watches
             self.module_count = len(sys.modules)
@@ -254,7 +268,6 @@ def main() -> None:
     sock = socket.socket(fileno=fd)
     process = HandlerProcess(sock, options)
     process.setup_output()
-    debugging.install(process, options)
     if process.init():
         process.serve()
     sys.stdout.flush()

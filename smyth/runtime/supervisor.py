@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from smyth.runtime import protocol
+from smyth.runtime.output import make_prefix, report_line
 from smyth.types import Invocation, InvocationResult, ReplicaState
 
 logger = logging.getLogger("smyth.runtime")
@@ -119,10 +120,13 @@ async def spawn(spec: ProcessSpec) -> HandlerProcess | InitFailure:
         "fake_coldstart": spec.fake_coldstart, "log_level": spec.log_level,
         "label": spec.label, "color": spec.color, "debug_port": spec.debug_port,
         "debug_host": spec.debug_host, "debug_wait": spec.debug_wait,
+        "spawned_at": time.time(),  # Init Duration counts the interpreter's start-up too
     }
     try:
+        # Frozen stdlib modules would hide some of their lines from the debugger.
+        flags = ("-X", "frozen_modules=off") if spec.debug_port is not None else ()
         proc = await asyncio.create_subprocess_exec(
-            spec.python, "-m", "smyth.runtime.bootstrap", str(child_sock.fileno()),
+            spec.python, *flags, "-m", "smyth.runtime.bootstrap", str(child_sock.fileno()),
             json.dumps(options), pass_fds=(child_sock.fileno(),), cwd=spec.project_root,
             env=spec.environment, stdin=None, stdout=None, stderr=None,
         )
@@ -132,6 +136,10 @@ async def spawn(spec: ProcessSpec) -> HandlerProcess | InitFailure:
     child = HandlerProcess(proc, reader, writer)
     try:
         header, _ = await asyncio.wait_for(child.receive(), spec.init_timeout)
+        while header["type"] == "debug":  # a breakpoint() at import time: no init deadline
+            logger.warning("%s: %s during init; its init timeout is suspended",
+                           spec.label or spec.handler_name, header.get("reason", "a debugger"))
+            header, _ = await child.receive()
     except asyncio.TimeoutError:
         child.kill()
         await proc.wait()
@@ -211,6 +219,7 @@ class Supervisor:
             "last_duration_ms": self.last_duration_ms,
             "generation": self.generation,
             "debugging": self._debugging,
+            "debug_port": self.spec.debug_port,
             "init_error": process.error if isinstance(process, InitFailure) else None,
         }
 
@@ -221,11 +230,22 @@ class Supervisor:
         return bool(process.modules & changed)
 
     # -- life cycle --------------------------------------------------------------
-    def _start_new(self) -> asyncio.Task[HandlerProcess | InitFailure]:
+    def _start_new(self, after: asyncio.Task[HandlerProcess | InitFailure] | None = None
+                   ) -> asyncio.Task[HandlerProcess | InitFailure]:
         self._warm = False
         self.generation += 1
-        self._current = asyncio.ensure_future(spawn(self.spec))
+        self._current = asyncio.ensure_future(self._spawn_after(after))
         return self._current
+
+    async def _spawn_after(self, old: asyncio.Task[HandlerProcess | InitFailure] | None
+                           ) -> HandlerProcess | InitFailure:
+        """Spawn, once ``old`` (if given) has exited: only one process can listen on the
+        replica's debug port, and a debugger attaches to the port, not to a process."""
+        if old is not None:
+            previous = await asyncio.shield(old)
+            if isinstance(previous, HandlerProcess):
+                await previous.proc.wait()
+        return await spawn(self.spec)
 
     async def start(self) -> dict[str, Any] | None:
         process = await self._start_new()
@@ -234,9 +254,14 @@ class Supervisor:
     async def reload(self) -> None:
         """Start a fresh process; the old one is retired once its invocation is done."""
         old = self._current
-        new = self._start_new()
+        # A debugged replica's new process waits for the old one to free the debug port: it
+        # starts at once when the old one is idle, after the invocation in flight otherwise.
+        chained = old if self.spec.debug_port is not None else None
+        new = self._start_new(after=chained)
         if old is not None and old is not self._in_use:
             self._retire(old)
+        elif chained is not None:
+            return  # the old process may sit at a breakpoint for long: don't hold up reloads
         await new
         # The process serving an invocation right now is retired at the end of invoke().
 
@@ -298,6 +323,7 @@ class Supervisor:
         }
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout if timeout else None
+        started = loop.time()
         try:
             await process.send(header, invocation.body)
             while True:
@@ -307,18 +333,21 @@ class Supervisor:
                     # A debugger holds the invocation: the clock stops until it ends.
                     self._debugging = True
                     deadline = None
-                    logger.warning("%s: a debugger stopped RequestId %s; its timeout is "
-                                   "suspended for this invocation", self.name, request_id)
+                    logger.warning("%s: RequestId %s: %s; its timeout is suspended for "
+                                   "this invocation", self.name, request_id,
+                                   reply.get("reason", "a debugger stopped it"))
                     continue
                 break
         except asyncio.TimeoutError:
             logger.error("%s: RequestId: %s Task timed out after %.2f seconds",
                          self.name, request_id, timeout)
+            peak = peak_memory_mb(process.pid)
             process.kill()
             await process.proc.wait()
             self._start_new()
-            return failure_result(request_id, "Sandbox.Timedout",
-                                  f"Task timed out after {timeout:.2f} seconds")
+            return self._unfinished(invocation, "Sandbox.Timedout",
+                                    f"Task timed out after {timeout:.2f} seconds",
+                                    timeout * 1000, peak, "timeout")
         except (asyncio.IncompleteReadError, ConnectionError):
             await process.proc.wait()
             description = process.exit_description()
@@ -327,8 +356,9 @@ class Supervisor:
             process.kill()
             if not self._stopped:
                 self._start_new()
-            return failure_result(request_id, "Runtime.ExitError",
-                                  f"Runtime exited with error: {description}")
+            return self._unfinished(invocation, "Runtime.ExitError",
+                                    f"Runtime exited with error: {description}",
+                                    (loop.time() - started) * 1000, 0, "error")
         finally:
             self._debugging = False
         self._warm = True
@@ -339,3 +369,35 @@ class Supervisor:
             duration_ms=reply.get("duration_ms", 0.0), init_ms=reply.get("init_ms"),
             max_memory_mb=reply.get("max_memory_mb", 0), log=reply.get("log"),
         )
+
+    def _unfinished(self, invocation: Invocation, error_type: str, message: str,
+                    duration_ms: float, max_memory_mb: int, status: str) -> InvocationResult:
+        """The result of an invocation its process never finished (killed on a timeout, or
+        crashed). That process cannot print END and REPORT any more, so we do, as Lambda's
+        own service does for such ends."""
+        request_id = invocation.request_id
+        result = failure_result(request_id, error_type, message)
+        result.duration_ms = duration_ms
+        end = [f"END RequestId: {request_id}",
+               report_line(request_id, duration_ms, self.spec.memory, max_memory_mb,
+                           status=status, error_type=None if status == "timeout" else error_type)]
+        prefix = make_prefix(self.spec.label, self.spec.color, sys.stdout)
+        sys.stdout.write("".join(f"{prefix}{line}\n" for line in end))
+        sys.stdout.flush()
+        if invocation.log_tail:
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + "Z"
+            result.log = "\n".join([f"START RequestId: {request_id} Version: $LATEST",
+                                    f"{stamp} {request_id} {message}", *end]) + "\n"
+        return result
+
+
+def peak_memory_mb(pid: int) -> int:
+    """A live process's peak resident memory (Linux); 0 where /proc cannot tell."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) // 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
