@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from smyth import __version__
+from smyth.cli.invoke import invoke
 from smyth.cli.run import run
 
 
@@ -15,3 +16,4 @@ def main() -> None:
 
 
 main.add_command(run)
+main.add_command(invoke)
