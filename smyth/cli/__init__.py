@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from smyth import __version__
+from smyth.cli.debug import debug
 from smyth.cli.invoke import invoke
 from smyth.cli.run import run
 
@@ -17,3 +18,4 @@ def main() -> None:
 
 main.add_command(run)
 main.add_command(invoke)
+main.add_command(debug)
