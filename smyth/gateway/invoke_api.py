@@ -81,7 +81,8 @@ def routes(gateway: Gateway) -> list[BaseRoute]:
     return [Route(PATH, invoke, methods=["POST"], name="lambda-invoke")]
 
 
-def resolve(gateway: Gateway, name: str, qualifier: str | None) -> HandlerRuntime:
+def resolve(gateway: Gateway, name: str, qualifier: str | None) -> tuple[HandlerRuntime, str]:
+    """The handler a FunctionName names, and the qualifier it was invoked with."""
     config = gateway.config
     match = FUNCTION_NAME.match(name)
     found = match and next((h for h in gateway.handlers.values()
@@ -97,7 +98,7 @@ def resolve(gateway: Gateway, name: str, qualifier: str | None) -> HandlerRuntim
         known = ", ".join(h.config.function_name for h in gateway.handlers.values())
         raise ServiceError(404, "ResourceNotFoundException",
                            f"Function not found: {arn}{suffix} (Smyth serves: {known})")
-    return found
+    return found, derived or qualifier or ""
 
 
 def header_choice(request: Request, header: str, default: str, allowed: tuple[str, ...]) -> str:
@@ -145,7 +146,8 @@ async def read_payload(request: Request, limit: int, operation: str) -> bytes:
 
 
 async def handle(gateway: Gateway, request: Request) -> Response:
-    handler = resolve(gateway, request.path_params["name"], request.query_params.get("Qualifier"))
+    handler, qualifier = resolve(gateway, request.path_params["name"],
+                                 request.query_params.get("Qualifier"))
     kind = header_choice(request, "x-amz-invocation-type", "RequestResponse", INVOCATION_TYPES)
     tail = header_choice(request, "x-amz-log-type", "None", LOG_TYPES) == "Tail"
     is_async = kind == "Event"
@@ -160,7 +162,9 @@ async def handle(gateway: Gateway, request: Request) -> Response:
     extra = await handler.context_generator(request, handler.config, None)
     invocation = Invocation(
         request_id=request_id, body=payload, timeout=handler.config.timeout,
-        function_arn=handler.function_arn, client_context=context_data, context=extra or {},
+        # As on AWS, the context's invoked_function_arn carries the qualifier used.
+        function_arn=f"{handler.function_arn}:{qualifier}" if qualifier else handler.function_arn,
+        client_context=context_data, context=extra or {},
         log_tail=tail and not is_async, trace_id=request.headers.get("x-amzn-trace-id"))
     if is_async:
         start_in_background(handler, invocation)
