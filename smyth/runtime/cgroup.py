@@ -33,6 +33,12 @@ def oom_kills(root: Path = ROOT) -> int | None:
     return count
 
 
+def oom_killed_since(before: int | None, root: Path = ROOT) -> bool:
+    """Whether the OOM killer struck since ``oom_kills()`` answered ``before``."""
+    after = oom_kills(root)
+    return before is not None and after is not None and after > before
+
+
 def memory_limit_mb(root: Path = ROOT) -> int | None:
     for path in (root / "memory.max", root / "memory" / "memory.limit_in_bytes"):
         try:

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from smyth.runtime import protocol
+from smyth.runtime import cgroup, protocol
 from smyth.runtime.output import make_prefix, report_line
 from smyth.types import Invocation, InvocationResult, ReplicaState
 
@@ -324,6 +324,7 @@ class Supervisor:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout if timeout else None
         started = loop.time()
+        oom_kills = cgroup.oom_kills()  # to tell the OOM killer's SIGKILL from any other
         try:
             await process.send(header, invocation.body)
             while True:
@@ -356,9 +357,13 @@ class Supervisor:
             process.kill()
             if not self._stopped:
                 self._start_new()
-            return self._unfinished(invocation, "Runtime.ExitError",
+            # Lambda names an out-of-memory end so; in a container, its cgroup tells us.
+            oom = description == "signal: killed" and cgroup.oom_killed_since(oom_kills)
+            return self._unfinished(invocation,
+                                    "Runtime.OutOfMemory" if oom else "Runtime.ExitError",
                                     f"Runtime exited with error: {description}",
-                                    (loop.time() - started) * 1000, 0, "error")
+                                    (loop.time() - started) * 1000,
+                                    self.spec.memory if oom else 0, "error")
         finally:
             self._debugging = False
         self._warm = True

@@ -30,10 +30,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from smyth.reload import watch
-from smyth.runtime import cgroup, wire
+from smyth.runtime import wire
 from smyth.runtime.supervisor import ProcessSpec, Supervisor
 from smyth.server import GatewayServer, bind_socket, log_config, run_loop
-from smyth.types import InvocationResult
 
 logger = logging.getLogger("smyth.worker")
 
@@ -101,16 +100,6 @@ class WorkerSettings:
         )
 
 
-def out_of_memory(result: InvocationResult, kills_before: int | None) -> bool:
-    """A handler process SIGKILLed while the cgroup's OOM killer struck: Lambda's OOM."""
-    if result.error is None or result.error.get("errorType") != "Runtime.ExitError":
-        return False
-    if "signal: killed" not in result.error.get("errorMessage", ""):
-        return False
-    kills_after = cgroup.oom_kills()
-    return kills_before is not None and kills_after is not None and kills_after > kills_before
-
-
 class Worker:
     def __init__(self, settings: WorkerSettings) -> None:
         self.settings = settings
@@ -134,26 +123,12 @@ class Worker:
                 return JSONResponse({"errorType": "InvalidRequestContentException",
                                      "errorMessage": f"bad invocation header: {exc}"},
                                     status_code=400)
-            kills_before = cgroup.oom_kills()
             result = await supervisor.invoke(invocation)
-            if out_of_memory(result, kills_before):
-                self._report_oom(result)
         finally:
             supervisor.busy = False
         result.replica = self.settings.replica
         return Response(wire.result_body(result), media_type="application/json",
                         headers=wire.result_headers(result, supervisor.state))
-
-    def _report_oom(self, result: InvocationResult) -> None:
-        assert result.error is not None
-        result.error["errorType"] = "Runtime.OutOfMemory"
-        memory = self.settings.spec.memory
-        # The process died before its own END and REPORT lines; write them as Lambda does.
-        print(f"{result.error['errorMessage']}\nRuntime.OutOfMemory\n"
-              f"END RequestId: {result.request_id}\n"
-              f"REPORT RequestId: {result.request_id}\tMemory Size: {memory} MB\t"
-              f"Max Memory Used: {cgroup.memory_limit_mb() or memory} MB\t"
-              f"Status: error\tError Type: Runtime.OutOfMemory", flush=True)
 
     def health(self) -> tuple[int, dict[str, object]]:
         status = self.supervisor.status()
