@@ -143,13 +143,18 @@ class DAPClient:
 
     # -- the attach handshake and what a test reads at a stop ------------------------
     def attach(self, breakpoints: dict[str, list[int]],
-               path_mappings: list[dict[str, str]] | None = None) -> None:
-        """initialize, attach, setBreakpoints per file, configurationDone (as VS Code does)."""
+               path_mappings: list[dict[str, str]] | None = None,
+               configuration: dict[str, Any] | None = None) -> None:
+        """initialize, attach, setBreakpoints per file, configurationDone (as VS Code does).
+
+        ``configuration`` is the attach request's arguments, as a launch.json entry or a
+        ``debugpyAttach`` event (a subprocess to attach to) gives them."""
         self.request("initialize", {
             "clientID": "smyth-tests", "adapterID": "debugpy", "pathFormat": "path",
             "linesStartAt1": True, "columnsStartAt1": True, "supportsVariableType": True,
+            "supportsStartDebuggingRequest": False,
         })
-        arguments: dict[str, Any] = {"justMyCode": True}
+        arguments: dict[str, Any] = {"justMyCode": True, **(configuration or {})}
         if path_mappings:
             arguments["pathMappings"] = path_mappings
         attach = self.send_request("attach", arguments)
