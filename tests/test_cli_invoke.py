@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import SmythRun, wait_for, write_project
+
 from smyth.config import load_config
 
 APP = """
@@ -66,7 +66,7 @@ def run(project):
 def smyth(*args: str, cwd: Path, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run([sys.executable, "-m", "smyth", "invoke", *args], cwd=cwd,
                           input=stdin, stdin=None if stdin is not None else subprocess.DEVNULL,
-                          capture_output=True, timeout=120, env={**os.environ})
+                          capture_output=True, timeout=120, check=False, env={**os.environ})
 
 
 def test_prints_the_payload_using_the_configs_address(run, project):

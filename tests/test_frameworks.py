@@ -20,14 +20,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from conftest import SmythRun, write_project
 
 APPS = Path(__file__).parent / "framework_apps"
 sys.path.insert(0, str(APPS))
 
-import fastapi_app  # noqa: E402
-import flask_app  # noqa: E402
+import fastapi_app
+import flask_app
 
 FORMATS = {"http-api": "http-api", "rest-api": "rest-api", "function-url": "function-url",
            "alb": "alb", "alb-multi": "alb"}

@@ -13,7 +13,6 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.config import Config
-
 from conftest import SmythRun, wait_for, write_project
 
 APP = """
@@ -272,7 +271,7 @@ def aws(run, env, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "awscli", "lambda", "invoke", "--endpoint-url", run.url,
                *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=cwd,
-                          env={**os.environ, **env})
+                          check=False, env={**os.environ, **env})
 
 
 def test_aws_cli_invoke(run, aws_env, tmp_path):

@@ -11,7 +11,6 @@ import sys
 import httpx
 import pexpect
 import pytest
-
 from conftest import SmythRun, wait_for, write_project
 
 APP = """

@@ -17,4 +17,4 @@ def get_format(name: str, options: FormatOptions | None = None) -> EventFormat:
     return FORMATS[name](options)
 
 
-__all__ = ["EventFormat", "FormatOptions", "HttpRequest", "HttpResponse", "FORMATS", "get_format"]
+__all__ = ["FORMATS", "EventFormat", "FormatOptions", "HttpRequest", "HttpResponse", "get_format"]

@@ -16,8 +16,17 @@ import re
 from typing import Any
 
 from smyth.events.base import MB, EventFormat, HttpRequest, HttpResponse, MalformedResponseError
-from smyth.events.utils import (body_bytes, encode_body, last_values, multi_headers, multi_value,
-                                raw_query_pairs, single_headers, status_code, trace_id)
+from smyth.events.utils import (
+    body_bytes,
+    encode_body,
+    last_values,
+    multi_headers,
+    multi_value,
+    raw_query_pairs,
+    single_headers,
+    status_code,
+    trace_id,
+)
 
 
 def error_page(status: int, reason: str) -> HttpResponse:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from typing import Any
+from typing import Any, ClassVar
 
 from smyth.events.base import SYNC_PAYLOAD_LIMIT, HttpRequest, HttpResponse, json_response
 from smyth.events.http_api import HttpApiFormat, is_inferred
@@ -28,7 +28,7 @@ class FunctionUrlFormat(HttpApiFormat):
     # A function URL is Lambda itself: Lambda's 6 MB limit is the only one, and the only
     # timeout is the function's own.
     max_request_body = SYNC_PAYLOAD_LIMIT
-    integration_timeout = None
+    integration_timeout: ClassVar[float | None] = None
 
     def route_key(self, request: HttpRequest) -> str:
         return "$default"

@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, ClassVar
 
-from smyth.events.base import EventFormat, HttpRequest, HttpResponse, MalformedResponseError, json_response
-from smyth.events.utils import (apigw_request_id, apigw_route_path, body_bytes, clf_time,
-                                encode_body, fold_headers, query_pairs, single_headers,
-                                status_code, trace_id, with_default_content_type)
+from smyth.events.base import (
+    EventFormat,
+    HttpRequest,
+    HttpResponse,
+    MalformedResponseError,
+    json_response,
+)
+from smyth.events.utils import (
+    apigw_request_id,
+    apigw_route_path,
+    body_bytes,
+    clf_time,
+    encode_body,
+    fold_headers,
+    query_pairs,
+    single_headers,
+    status_code,
+    trace_id,
+    with_default_content_type,
+)
 
 API_ID = "smythlocal"
 
@@ -53,7 +69,7 @@ class HttpApiFormat(EventFormat):
     name = "http-api"
     # Users report 503 {"message":"Service Unavailable"} past the HTTP API's fixed 30 s
     # (aws-contracts.md §3); AWS documents only the quota.
-    integration_timeout = 30.0
+    integration_timeout: ClassVar[float | None] = 30.0
 
     def route_key(self, request: HttpRequest) -> str:
         return route_key(request)

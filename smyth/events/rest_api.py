@@ -12,14 +12,31 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from typing import Any
+from typing import Any, ClassVar
 
-from smyth.events.base import EventFormat, HttpRequest, HttpResponse, MalformedResponseError, json_response
+from smyth.events.base import (
+    EventFormat,
+    HttpRequest,
+    HttpResponse,
+    MalformedResponseError,
+    json_response,
+)
 from smyth.events.http_api import API_ID, domain_name
-from smyth.events.utils import (apigw_request_id, apigw_route_path, body_bytes, clf_time,
-                                encode_body, last_values, multi_headers, multi_value,
-                                query_pairs, single_headers, status_code, trace_id,
-                                with_default_content_type)
+from smyth.events.utils import (
+    apigw_request_id,
+    apigw_route_path,
+    body_bytes,
+    clf_time,
+    encode_body,
+    last_values,
+    multi_headers,
+    multi_value,
+    query_pairs,
+    single_headers,
+    status_code,
+    trace_id,
+    with_default_content_type,
+)
 
 STAGE = "local"
 # The keys API Gateway reads from a proxy result; any other key makes the result malformed.
@@ -50,7 +67,7 @@ class RestApiFormat(EventFormat):
     name = "rest-api"
     # "50 milliseconds - 29 seconds for all integration types" (API Gateway quotas); past
     # it the INTEGRATION_TIMEOUT gateway response answers.
-    integration_timeout = 29.0
+    integration_timeout: ClassVar[float | None] = 29.0
 
     def request_context(self, request: HttpRequest, now: float, resource: str) -> dict[str, Any]:
         host = domain_name(request, f"{API_ID}.execute-api.{self.options.region}.amazonaws.com")

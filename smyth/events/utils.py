@@ -20,8 +20,7 @@ def is_text_content_type(content_type: str | None) -> bool:
     if not content_type:
         return False
     mime = content_type.split(";", 1)[0].strip().lower()
-    return (mime.startswith("text/") or mime in TEXT_TYPES or mime.endswith("+json")
-            or mime.endswith("+xml"))
+    return mime.startswith("text/") or mime in TEXT_TYPES or mime.endswith(("+json", "+xml"))
 
 
 def encode_body(body: bytes, content_type: str | None) -> tuple[str | None, bool]:

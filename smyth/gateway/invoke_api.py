@@ -113,15 +113,17 @@ def client_context(request: Request) -> dict[str, Any] | None:
     raw = request.headers.get("x-amz-client-context")
     if not raw:
         return None
+    invalid = ServiceError(400, "InvalidRequestContentException",
+                           "Client context must be a valid Base64-encoded JSON object "
+                           f"of at most {CLIENT_CONTEXT_LIMIT} bytes")
+    if len(raw) > CLIENT_CONTEXT_LIMIT:
+        raise invalid
     try:
-        if len(raw) > CLIENT_CONTEXT_LIMIT:
-            raise ValueError(f"longer than {CLIENT_CONTEXT_LIMIT} bytes")
         data = json.loads(base64.b64decode(raw, validate=True))
-        if not isinstance(data, dict):
-            raise ValueError("not a JSON object")
-    except (ValueError, binascii.Error) as exc:
-        raise ServiceError(400, "InvalidRequestContentException", "Client context must be a "
-                           f"valid Base64-encoded JSON object: {exc}") from None
+    except (ValueError, binascii.Error):
+        raise invalid from None
+    if not isinstance(data, dict):
+        raise invalid
     return data
 
 

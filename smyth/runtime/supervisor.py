@@ -348,7 +348,7 @@ class Supervisor:
             self._start_new()
             return self._unfinished(invocation, "Sandbox.Timedout",
                                     f"Task timed out after {timeout:.2f} seconds",
-                                    timeout * 1000, peak, "timeout")
+                                    (timeout or 0.0) * 1000, peak, "timeout")
         except (asyncio.IncompleteReadError, ConnectionError):
             await process.proc.wait()
             description = process.exit_description()

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import base64
-import json
 
 import httpx
 import pytest
-
 from conftest import SmythRun, write_project
 
 FORMATS = {"http-api": "http-api", "rest-api": "rest-api", "function-url": "function-url",

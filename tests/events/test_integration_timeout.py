@@ -10,8 +10,8 @@ import asyncio
 
 import httpx
 import pytest
-
 from conftest import write_project
+
 from smyth.config import load_config
 from smyth.runtime.local import local_replicas
 from smyth.server import build_gateway

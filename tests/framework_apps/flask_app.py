@@ -3,7 +3,8 @@
 import hashlib
 
 from apig_wsgi import make_lambda_handler
-from flask import Blueprint, Flask, Response, jsonify, redirect as flask_redirect, request
+from flask import Blueprint, Flask, Response, jsonify, request
+from flask import redirect as flask_redirect
 
 routes = Blueprint("routes", __name__, url_prefix="/flask")
 

@@ -4,9 +4,13 @@ import base64
 import hashlib
 import os
 
-from aws_lambda_powertools.event_handler import (ALBResolver, APIGatewayHttpResolver,
-                                                 APIGatewayRestResolver, LambdaFunctionUrlResolver,
-                                                 Response)
+from aws_lambda_powertools.event_handler import (
+    ALBResolver,
+    APIGatewayHttpResolver,
+    APIGatewayRestResolver,
+    LambdaFunctionUrlResolver,
+    Response,
+)
 from aws_lambda_powertools.shared.cookies import Cookie
 
 RESOLVERS = {"http-api": APIGatewayHttpResolver, "rest-api": APIGatewayRestResolver,
