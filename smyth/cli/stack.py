@@ -58,7 +58,8 @@ def up(only: tuple[str, ...], detach: bool, build: bool | None, base_image: str 
     config = load(config_path, only)
     config.port = config.port if port is None else port
     config.host = host or config.host
-    options = workflow.UpOptions(base_image=base_image, build=build)
+    options = workflow.UpOptions(base_image=base_image, build=build, ready_timeout=float(
+        os.environ.get("SMYTH_UP_TIMEOUT", workflow.READY_TIMEOUT)))
     # Ctrl-C or SIGTERM at any point from here on takes the stack down again.
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
@@ -73,8 +74,11 @@ def up(only: tuple[str, ...], detach: bool, build: bool | None, base_image: str 
     except ConfigError as exc:
         fail(str(exc))
     except StackError as exc:
-        if not detach:  # with -d the stack stays, for smyth logs and smyth ps to explain
+        if not detach:
             _stop(config, after_error=True)
+        elif isinstance(exc, workflow.NotReadyError):  # left for smyth logs and ps to explain
+            _echo("The stack is left as it is: see smyth ps and smyth logs; smyth down "
+                  "removes it.")
         _stack_error(exc)
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -104,6 +104,20 @@ class Worker:
     def __init__(self, settings: WorkerSettings) -> None:
         self.settings = settings
         self.supervisor = Supervisor(settings.spec, index=0)
+        self.starting: asyncio.Task[None] | None = None
+
+    def begin(self) -> asyncio.Task[None]:
+        """Start the handler process in the background; invocations wait for it."""
+        self.starting = asyncio.ensure_future(self._start())
+        return self.starting
+
+    async def _start(self) -> None:
+        error = await self.supervisor.start()
+        if error is not None:
+            # Keep serving: each invocation retries the init (as Lambda does) and a fix to
+            # the code reloads it; the health endpoint reports the failure meanwhile.
+            logger.error("%s: %s: %s", self.settings.spec.handler_name,
+                         error.get("errorType"), error.get("errorMessage"))
 
     async def invoke(self, request: Request) -> Response:
         supervisor = self.supervisor
@@ -114,6 +128,8 @@ class Worker:
                                 status_code=429)
         supervisor.busy = True
         try:
+            if self.starting is not None and not self.starting.done():
+                await asyncio.shield(self.starting)  # one process, not a second one for us
             body = await request.body()
             try:
                 invocation = wire.read_invocation(
@@ -167,12 +183,8 @@ async def serve(settings: WorkerSettings, host: str = "0.0.0.0") -> int:
         worker.app(), log_config=log_config("INFO"), log_level="warning", access_log=False,
         lifespan="off", timeout_graceful_shutdown=5, server_header=False,
     ))
-    error = await worker.supervisor.start()
-    if error is not None:
-        # Keep serving: each invocation retries the init (as Lambda does) and a fix to the
-        # code reloads it; the health endpoint reports the failure meanwhile.
-        logger.error("%s: %s: %s", settings.spec.handler_name, error.get("errorType"),
-                     error.get("errorMessage"))
+    # Serve while the handler imports, so health can say "starting" rather than nothing.
+    starting = worker.begin()
     stop = asyncio.Event()
     watcher = None
     if settings.reload:
@@ -185,6 +197,7 @@ async def serve(settings: WorkerSettings, host: str = "0.0.0.0") -> int:
         if watcher is not None:
             with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(watcher, 2)
+        starting.cancel()
         await worker.supervisor.stop()
     return 0
 
