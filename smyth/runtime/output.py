@@ -90,6 +90,12 @@ class PrefixedStream(io.TextIOBase):
     def encoding(self) -> str:  # type: ignore[override]
         return getattr(self._target, "encoding", "utf-8")
 
+    @property
+    def errors(self) -> str:  # type: ignore[override]
+        # input() hands the prompt to readline (line editing, history: what pdb's prompt
+        # needs) only when stdout has an encoding and an error policy.
+        return getattr(self._target, "errors", None) or "strict"
+
 
 def report_line(request_id: str, duration_ms: float, memory_mb: int | str, max_memory_mb: int,
                 init_ms: float | None = None, status: str | None = None,
