@@ -1,0 +1,207 @@
+"""The worker server and the remote replica, spoken over real HTTP on loopback, without
+Docker: the wire protocol the gateway container and worker containers use."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from stackkit import wait_for, write_project
+
+from smyth.runtime import wire
+from smyth.runtime.remote import RemoteReplica
+from smyth.types import Invocation
+
+HANDLER = """
+import os, time
+COUNT = 0
+def handler(event, context):
+    global COUNT
+    COUNT += 1
+    print("invoked", COUNT)
+    if event.get("fail"):
+        raise KeyError("missing")
+    time.sleep(event.get("sleep", 0))
+    cc = context.client_context
+    return {"count": COUNT, "version": 1, "request_id": context.aws_request_id,
+            "arn": context.invoked_function_arn, "tenant": getattr(context, "tenant", None),
+            "custom": cc.custom if cc else None,
+            "left_ms": context.get_remaining_time_in_millis(),
+            "memory": context.memory_limit_in_mb}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Worker:
+    def __init__(self, root: Path, handler_path: str = "app.handler", **env: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = open(root / "worker.log", "w+")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "smyth.runtime.worker"], cwd=root, stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "AWS_LAMBDA_FUNCTION_HANDLER": handler_path,
+                 "AWS_LAMBDA_FUNCTION_NAME": "fn", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+                 "LAMBDA_TASK_ROOT": str(root), "SMYTH_PORT": str(self.port), **env})
+
+    def output(self) -> str:
+        self.log.flush()
+        return Path(self.log.name).read_text()
+
+    def stop(self) -> int:
+        self.proc.terminate()
+        try:
+            return self.proc.wait(15)
+        finally:
+            self.log.close()
+
+
+@pytest.fixture
+def worker(tmp_path) -> Iterator[Worker]:
+    root = write_project(tmp_path / "p", "", {"app.py": HANDLER})
+    started = Worker(root)
+    yield started
+    if started.proc.poll() is None:
+        assert started.stop() == 0
+    assert started.proc.returncode == 0
+
+
+def invocation(body: bytes = b"{}", **kwargs) -> Invocation:
+    fields = {"request_id": f"req-{time.monotonic_ns()}", "timeout": None,
+              "function_arn": "arn:aws:lambda:eu-west-1:123456789012:function:fn:live"}
+    return Invocation(body=body, **{**fields, **kwargs})
+
+
+def test_remote_replica_round_trip(worker):
+    async def scenario():
+        replica = RemoteReplica("fn", 0, worker.url)
+        assert await replica.start() is None
+        assert replica.state == "cold"
+        first = await replica.invoke(invocation(
+            client_context={"custom": {"k": "v"}}, context={"tenant": "acme"}, log_tail=True,
+            timeout=5.0, request_id="abc"))
+        second = await replica.invoke(invocation(b'{"fail": true}'))
+        state = replica.state
+        status = replica.status()
+        await replica.stop()
+        return first, second, state, status
+
+    first, second, state, status = asyncio.run(scenario())
+    data = json.loads(first.payload)
+    assert first.error is None and first.request_id == "abc" and data["request_id"] == "abc"
+    assert data["arn"].endswith("function:fn:live") and data["custom"] == {"k": "v"}
+    assert data["tenant"] == "acme" and data["memory"] == "256"
+    assert 0 < data["left_ms"] <= 5000
+    assert first.init_ms is not None and first.duration_ms > 0 and first.max_memory_mb > 0
+    assert "START RequestId: abc" in first.log and "invoked 1" in first.log
+    assert second.error["errorType"] == "KeyError" and second.payload == b""
+    assert second.init_ms is None  # warm
+    assert state == "warm" and status["invocations"] == 2 and status["container"]
+
+
+def test_a_bare_rie_request_works_and_errors_carry_the_function_error_header(worker):
+    wait_for(lambda: _health(worker.url) == 200, message="the worker to be ready")
+    ok = httpx.post(worker.url + wire.INVOKE_PATH, content=b'{"x": 1}', timeout=30)
+    assert ok.status_code == 200 and ok.json()["count"] == 1
+    assert "x-amz-function-error" not in ok.headers
+    failed = httpx.post(worker.url + wire.INVOKE_PATH, content=b'{"fail": 1}', timeout=30)
+    assert failed.status_code == 200 and failed.headers["x-amz-function-error"] == "Unhandled"
+    assert failed.json()["errorType"] == "KeyError"
+
+
+def test_the_deadline_header_times_out_the_handler_and_the_worker_recovers(worker):
+    async def scenario():
+        replica = RemoteReplica("fn", 0, worker.url)
+        await replica.start()
+        timed_out = await replica.invoke(invocation(b'{"sleep": 5}', timeout=0.5))
+        after = await replica.invoke(invocation())
+        await replica.stop()
+        return timed_out, after
+
+    timed_out, after = asyncio.run(scenario())
+    assert timed_out.error["errorType"] == "Sandbox.Timedout"
+    assert "Task timed out after 0.50 seconds" in timed_out.error["errorMessage"]
+    assert after.error is None and json.loads(after.payload)["count"] == 1
+
+
+def test_one_invocation_at_a_time(worker):
+    wait_for(lambda: _health(worker.url) == 200, message="the worker to be ready")
+
+    async def scenario():
+        async with httpx.AsyncClient(base_url=worker.url, timeout=30) as client:
+            slow = asyncio.ensure_future(client.post(wire.INVOKE_PATH, content=b'{"sleep": 1}'))
+            await asyncio.sleep(0.3)
+            second = await client.post(wire.INVOKE_PATH, content=b"{}")
+            return (await slow), second
+
+    slow, second = asyncio.run(scenario())
+    assert slow.status_code == 200
+    assert second.status_code == 429 and second.json()["errorType"] == "TooManyRequestsException"
+
+
+def test_an_edit_replaces_the_handler_process(worker, tmp_path):
+    wait_for(lambda: _health(worker.url) == 200, message="the worker to be ready")
+    first = httpx.post(worker.url + wire.INVOKE_PATH, content=b"{}", timeout=30).json()
+    assert first["version"] == 1
+    source = tmp_path / "p" / "app.py"
+    source.write_text(source.read_text().replace('"version": 1', '"version": 2'))
+    wait_for(lambda: httpx.post(worker.url + wire.INVOKE_PATH, content=b"{}",
+                                timeout=30).json()["version"] == 2,
+             message="the new code to answer")
+    # Fresh process, fresh state.
+    assert httpx.post(worker.url + wire.INVOKE_PATH, content=b"{}", timeout=30).json()["count"] == 2
+
+
+def test_an_init_error_is_reported_and_the_worker_keeps_serving(tmp_path):
+    root = write_project(tmp_path / "p", "", {"app.py": "import nowhere_to_be_found\n"})
+    broken = Worker(root)
+    try:
+        async def scenario():
+            replica = RemoteReplica("fn", 0, broken.url)
+            error = await replica.start()
+            result = await replica.invoke(invocation())
+            await replica.stop()
+            return error, result, replica.status()
+
+        error, result, status = asyncio.run(scenario())
+        assert error["errorType"] == "Runtime.ImportModuleError"
+        assert "nowhere_to_be_found" in error["errorMessage"]
+        assert result.error["errorType"] == "Runtime.ImportModuleError"
+        assert status["init_error"]["errorType"] == "Runtime.ImportModuleError"
+        assert _health(broken.url) == 503
+    finally:
+        assert broken.stop() == 0
+
+
+def test_an_unreachable_worker_is_a_service_error_not_an_exception():
+    async def scenario():
+        replica = RemoteReplica("fn", 0, f"http://127.0.0.1:{free_port()}", ready_timeout=0.5)
+        error = await replica.start()
+        result = await replica.invoke(invocation())
+        await replica.stop()
+        return error, result
+
+    error, result = asyncio.run(scenario())
+    assert error["errorType"] == "Runtime.Unavailable" and "not ready within" in error["errorMessage"]
+    assert result.error["errorType"] == "ServiceException"
+
+
+def _health(url: str) -> int | None:
+    try:
+        return httpx.get(url + wire.HEALTH_PATH, timeout=5).status_code
+    except httpx.TransportError:
+        return None
