@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 import boto3
+import httpx
 import pytest
 from botocore.config import Config
 from conftest import SmythRun, wait_for, write_project
@@ -237,6 +238,9 @@ def test_client_context_reaches_the_handler(client):
     assert json.loads(payload(response))["custom"] == {"tenant": "t1"}
     with pytest.raises(client.exceptions.InvalidRequestContentException):
         client.invoke(FunctionName="echo", ClientContext="not base64 json!")
+    too_long = base64.b64encode(json.dumps({"custom": {"x": "y" * 3000}}).encode()).decode()
+    with pytest.raises(client.exceptions.InvalidRequestContentException, match="3583 bytes"):
+        client.invoke(FunctionName="echo", ClientContext=too_long)
 
 
 def test_response_over_6_mb_is_a_function_error(client):
@@ -263,6 +267,21 @@ def test_full_pool_is_throttled(client, run):
         (run.project / "release").write_text("")
         first.join(60)
     assert results == [b'"released"']
+
+
+def test_the_runtime_interface_emulators_path(tmp_path, smyth_run, run):
+    # RIE serves one function, named "function"; a one-handler project answers to it too.
+    project = write_project(tmp_path / "p", """
+        [tool.smyth.handlers.only]
+        handler_path = "app.exact"
+        url_path = "/only"
+        """, {"app.py": APP})
+    single = smyth_run(project)
+    path = "/2015-03-31/functions/function/invocations"
+    response = httpx.post(single.url + path, content=b"{}", timeout=30)
+    assert response.status_code == 200 and response.json()["a"] == "é"
+    # With several handlers the name would be ambiguous: it is unknown, as on AWS.
+    assert httpx.post(run.url + path, content=b"{}", timeout=30).status_code == 404
 
 
 # -- the AWS CLI -----------------------------------------------------------------------

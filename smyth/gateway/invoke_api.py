@@ -42,6 +42,7 @@ CLIENT_CONTEXT_LIMIT = 3583
 INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
 LOG_TYPES = ("None", "Tail")
 VERSION = "$LATEST"
+RIE_NAME = "function"  # RIE serves /2015-03-31/functions/function/invocations only
 # name | 123456789012:function:name | arn:aws:lambda:region:123456789012:function:name,
 # each with an optional :qualifier.
 FUNCTION_NAME = re.compile(
@@ -85,8 +86,10 @@ def resolve(gateway: Gateway, name: str, qualifier: str | None) -> tuple[Handler
     """The handler a FunctionName names, and the qualifier it was invoked with."""
     config = gateway.config
     match = FUNCTION_NAME.match(name)
-    found = match and next((h for h in gateway.handlers.values()
-                            if h.config.function_name == match["name"]), None)
+    handlers = list(gateway.handlers.values())
+    found = match and next((h for h in handlers if h.config.function_name == match["name"]), None)
+    if not found and match and match["name"] == RIE_NAME and len(handlers) == 1:
+        found = handlers[0]  # the Runtime Interface Emulator's one function, for RIE users
     derived = match["qualifier"] if match else None
     if derived and qualifier and derived != qualifier:
         raise ServiceError(400, "InvalidParameterValueException", "The derived qualifier from "

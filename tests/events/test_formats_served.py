@@ -39,6 +39,10 @@ def handler(event, context):
     if action == "reply":  # the result the test sent
         body = base64.b64decode(event["body"]) if event["isBase64Encoded"] else event["body"]
         return json.loads(body)
+    if action == "once":  # count the calls, then fail
+        with open("calls.log", "a") as log:
+            log.write(path + "\\n")
+        raise RuntimeError("failing once")
     if action == "big":
         return respond(event, 200, "x" * int(path.rsplit("/", 1)[1]), {"content-type": "text/plain"})
     raise RuntimeError("boom")
@@ -142,6 +146,14 @@ def test_function_errors_and_malformed_results(run, name, action, payload):
     assert response.status_code == status
     assert response.headers["content-type"] == content_type
     assert body in response.content
+
+
+@pytest.mark.parametrize("name", FORMATS)
+def test_a_failed_invocation_is_not_retried(run, name):
+    # "API Gateway does not retry any Lambda invocations"; neither do function URLs or ALBs.
+    assert call(run, "GET", f"/{name}/once/{name}").status_code == ERRORS[name][0]
+    calls = (run.project / "calls.log").read_text().splitlines()
+    assert calls.count(f"/{name}/once/{name}") == 1
 
 
 SIZES = {  # the largest body each front door passes on
