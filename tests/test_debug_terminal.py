@@ -222,5 +222,5 @@ def test_without_a_terminal_a_breakpoint_is_skipped_with_a_hint(tmp_path):
         assert proc.wait(30) == 0
     output = log_path.read_text()
     assert re.search(r"breakpoint at hello\.py:4 skipped: smyth's standard input is not a "
-                     r"terminal\. To debug this handler, attach an IDE instead: smyth run "
-                     r"--debug hello", output), output
+                     r"terminal\. To debug this handler, run it with --debug hello and attach "
+                     r"an IDE \(smyth debug hello\)", output), output

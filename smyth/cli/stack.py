@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 import click
 
 from smyth.cli.common import CONFIG_OPTION, fail, load
+from smyth.cli.run import debug_ports
 from smyth.config import Config
 from smyth.exceptions import ConfigError, StackError
 from smyth.stack import engine, logs, workflow
@@ -51,20 +52,34 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
 @click.option("-p", "--port", type=int, default=None,
               help="Publish the gateway on this host port; 0 picks a free one.")
 @click.option("-h", "--host", default=None, help="Publish on this host address (default 127.0.0.1).")
+@click.option("--debug", "debug_names", multiple=True, metavar="NAME",
+              help="Run this handler under debugpy, published on 127.0.0.1 (repeatable).")
+@click.option("--debug-wait", is_flag=True,
+              help="Debugged handlers hold their first invocation until a client attaches.")
 @CONFIG_OPTION
 def up(only: tuple[str, ...], detach: bool, build: bool | None, base_image: str | None,
-       port: int | None, host: str | None, config_path: str | None) -> None:
+       port: int | None, host: str | None, debug_names: tuple[str, ...], debug_wait: bool,
+       config_path: str | None) -> None:
     """Start the handlers in Docker: a gateway container and worker containers."""
     config = load(config_path, only)
     config.port = config.port if port is None else port
     config.host = host or config.host
+    try:
+        debug = debug_ports(config, debug_names)
+    except ConfigError as exc:
+        fail(str(exc))
     options = workflow.UpOptions(base_image=base_image, build=build, ready_timeout=float(
-        os.environ.get("SMYTH_UP_TIMEOUT", workflow.READY_TIMEOUT)))
+        os.environ.get("SMYTH_UP_TIMEOUT", workflow.READY_TIMEOUT)), debug_ports=debug,
+        debug_wait=debug_wait)
     # Ctrl-C or SIGTERM at any point from here on takes the stack down again.
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         stack = workflow.up(config, options, _echo)
         _banner(config, stack)
+        for name, first in debug.items():  # replica i publishes first + i
+            last = first + config.handlers[name].concurrency - 1
+            ports = f"{first}" if last == first else f"{first}-{last}"
+            _echo(f"  {name}: debugpy on 127.0.0.1:{ports}; attach with `smyth debug {name}`")
         if not detach:
             _echo("Streaming logs; Ctrl-C stops the stack")
             containers = engine.containers(stack.client, stack.model.project)
@@ -205,6 +220,7 @@ def gateway(config_path: str | None) -> None:
     try:
         workers = gateway_main.parse_workers(os.environ.get("SMYTH_WORKERS", ""))
         config = gateway_main.load(config_path or os.environ.get("SMYTH_CONFIG"), workers)
+        debug_ports = gateway_main.parse_debug_ports(os.environ.get("SMYTH_DEBUG_PORTS"))
     except ConfigError as exc:
         fail(str(exc))
-    raise SystemExit(gateway_main.run(config, workers))
+    raise SystemExit(gateway_main.run(config, workers, debug_ports=debug_ports))

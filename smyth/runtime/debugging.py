@@ -163,8 +163,8 @@ def _enter(debugger: bdb.Bdb, frame: FrameType) -> bool:
         problem = terminal.unavailable()
         if problem:
             name = _process.name if _process else "NAME"
-            _say(f"breakpoint at {where} skipped: {problem}. To debug this handler, attach "
-                 f"an IDE instead: smyth run --debug {name}")
+            _say(f"breakpoint at {where} skipped: {problem}. To debug this handler, run "
+                 f"it with --debug {name} and attach an IDE (smyth debug {name})")
             return False
     # pdb's SIGINT handler (installed on `continue`) would take the Ctrl-C meant for the gateway.
     debugger.nosigint = True  # type: ignore[attr-defined]

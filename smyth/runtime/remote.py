@@ -28,8 +28,13 @@ CONNECT_TIMEOUT = 5.0
 
 class RemoteReplica:
     def __init__(self, handler_name: str, index: int, url: str, *,
-                 ready_timeout: float = READY_TIMEOUT) -> None:
+                 ready_timeout: float = READY_TIMEOUT, debug_port: int | None = None,
+                 debug_remote_root: str | None = None) -> None:
         self.handler_name = handler_name
+        # Where an IDE on the host attaches to this replica's debugpy, and where the
+        # project is mounted in its container: what `smyth debug` needs to know.
+        self.debug_port = debug_port
+        self.debug_remote_root = debug_remote_root
         self.index = index
         self.url = url.rstrip("/")
         self.busy = False
@@ -132,4 +137,6 @@ class RemoteReplica:
             "last_duration_ms": self.last_duration_ms,
             "generation": self._worker.get("generation"),
             "init_error": self._worker.get("init_error"),
+            "debug_port": self.debug_port,
+            "debug_remote_root": self.debug_remote_root,
         }

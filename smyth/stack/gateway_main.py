@@ -15,6 +15,7 @@ from smyth.config import Config, HandlerConfig, load_config, select_handlers
 from smyth.exceptions import ConfigError
 from smyth.runtime.remote import RemoteReplica
 from smyth.server import build_gateway, run_loop, serve
+from smyth.stack.model import TASK_ROOT
 
 HOST = "0.0.0.0"
 PORT = 8080
@@ -33,6 +34,17 @@ def parse_workers(text: str) -> dict[str, list[str]]:
     return workers
 
 
+def parse_debug_ports(text: str | None) -> dict[str, int]:
+    """``SMYTH_DEBUG_PORTS``: handler name to the host port of its replica 0's debugpy."""
+    try:
+        ports = json.loads(text) if text else {}
+    except ValueError as exc:
+        raise ConfigError(f"SMYTH_DEBUG_PORTS is not JSON: {exc}") from exc
+    if not (isinstance(ports, dict) and all(isinstance(p, int) for p in ports.values())):
+        raise ConfigError('SMYTH_DEBUG_PORTS must map handlers to ports, e.g. {"hello": 5678}')
+    return ports
+
+
 def load(config_path: str | None, workers: Mapping[str, list[str]]) -> Config:
     config = load_config(config_path)
     select_handlers(config, list(workers))
@@ -47,9 +59,14 @@ def load(config_path: str | None, workers: Mapping[str, list[str]]) -> Config:
 
 
 def run(config: Config, workers: Mapping[str, list[str]], host: str = HOST,
-        port: int = PORT) -> int:
+        port: int = PORT, debug_ports: Mapping[str, int] | None = None) -> int:
+    debug_ports = debug_ports or {}
+
     def replicas_for(handler: HandlerConfig, position: int) -> list[RemoteReplica]:
-        return [RemoteReplica(handler.name, index, url)
+        base = debug_ports.get(handler.name)
+        return [RemoteReplica(handler.name, index, url,
+                              debug_port=None if base is None else base + index,
+                              debug_remote_root=None if base is None else TASK_ROOT)
                 for index, url in enumerate(workers[handler.name])]
 
     gateway = build_gateway(config, replicas_for)

@@ -211,11 +211,13 @@ def worker_environment(config: Config, handler: HandlerConfig, name: str) -> dic
 
 
 def build_model(config: Config, *, image: ImageSpec, user: str,
-                debug_ports: dict[str, int] | None = None) -> StackModel:
+                debug_ports: dict[str, int] | None = None,
+                debug_wait: bool = False) -> StackModel:
     """The stack for ``config``: one gateway, ``concurrency`` workers per handler.
 
     ``debug_ports`` maps a handler to the first host port of its debugpy listeners: replica
-    ``i`` publishes ``127.0.0.1:port+i`` to its handler process's debugpy."""
+    ``i`` publishes ``127.0.0.1:port+i`` to its handler process's debugpy. ``debug_wait``
+    holds their first invocation until a debugger attaches."""
     project = project_name(config)
     base_labels = {LABEL_PROJECT: project}
     mount = (Mount(str(config.root), TASK_ROOT, read_only=True),)
@@ -236,6 +238,8 @@ def build_model(config: Config, *, image: ImageSpec, user: str,
             ports: tuple[PortBinding, ...] = ()
             if debug_ports and handler.name in debug_ports:
                 env["SMYTH_DEBUG_PORT"] = str(DEBUG_PORT)
+                if debug_wait:
+                    env["SMYTH_DEBUG_WAIT"] = "1"
                 ports = (PortBinding("127.0.0.1", debug_ports[handler.name] + index,
                                      DEBUG_PORT),)
             workers.append(_sealed(ContainerSpec(
@@ -258,6 +262,9 @@ def build_model(config: Config, *, image: ImageSpec, user: str,
             "SMYTH_WORKERS": json.dumps(urls, separators=(",", ":")),
             "SMYTH_LOG_LEVEL": config.log_level,
             "HOME": "/tmp",
+            # The host ports of the debuggers, for the status that `smyth debug` reads.
+            **({"SMYTH_DEBUG_PORTS": json.dumps(debug_ports, separators=(",", ":"))}
+               if debug_ports else {}),
         },
         labels={**base_labels, LABEL_ROLE: "gateway"}, user=user, working_dir=TASK_ROOT,
         mounts=mount, healthcheck=Healthcheck(probe(None)),

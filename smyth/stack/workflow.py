@@ -53,6 +53,7 @@ class UpOptions:
     base_image: str | None = None
     build: bool | None = None  # True: always; False: never; None: when the tag is missing
     debug_ports: dict[str, int] | None = None
+    debug_wait: bool = False
     ready_timeout: float = READY_TIMEOUT
 
 
@@ -74,7 +75,7 @@ def plan(config: Config, options: UpOptions) -> tuple[StackModel, Path]:
                            state / "build")
     model = build_model(config, image=image,
                         user=default_user(os.getuid(), os.getgid(), os.environ),
-                        debug_ports=options.debug_ports)
+                        debug_ports=options.debug_ports, debug_wait=options.debug_wait)
     path = compose.write(model, state / "compose.yaml", config_path=str(config.path))
     return model, path
 
