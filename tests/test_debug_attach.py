@@ -258,3 +258,31 @@ def test_a_taken_debug_port_fails_start_up_with_a_clear_message(tmp_path, smyth_
     assert code == 2
     assert f"cannot listen for a debugger on 127.0.0.1:{port}" in run.output
     assert "debug_port" in run.output
+
+
+def test_breakpoint_call_stops_in_the_attached_ide(tmp_path, smyth_run, pool):
+    (port,) = free_ports(1)
+    project = write_project(tmp_path / "p", f"""
+        [tool.smyth.handlers.hello]
+        handler_path = "hello.handler"
+        url_path = "/hello"
+        debug_port = {port}
+        """, {"hello.py": """
+        def handler(event, context):
+            name = "hello"
+            breakpoint()
+            return {"statusCode": 200, "body": name}  # stop here
+        """})
+    path = project / "hello.py"
+    run = smyth_run(project, "--debug", "hello")
+    client = DAPClient("127.0.0.1", port)
+    try:
+        client.attach({})  # no breakpoints of the IDE's own: breakpoint() is the only one
+        response = pool.submit(httpx.get, f"{run.url}/hello", timeout=60)
+        thread_id, local = stop_and_read(client, path)
+        assert local["name"] == "'hello'"
+        client.resume(thread_id)
+        assert response.result(30).text == "hello"
+    finally:
+        client.disconnect()
+    assert run.stop() == 0

@@ -204,6 +204,23 @@ def test_pdb_set_trace_and_ipdb_set_trace(tmp_path, shell, pool):
     assert sh.exit_status() == 0
 
 
+def test_with_debug_but_no_ide_attached_breakpoint_opens_the_terminal_debugger(tmp_path, shell,
+                                                                              pool):
+    project = project_with(tmp_path, {"hello": BREAKPOINT_HANDLER.format(name="hello")})
+    sh = shell(project)
+    url = sh.smyth_run("--debug", "hello")
+    response = get(pool, f"{url}/hello")
+    sh.child.expect(PDB)
+    sh.child.sendline("p secret")
+    sh.child.expect_exact("'swordfish-hello'")
+    sh.child.expect(PDB)
+    sh.child.sendline("c")
+    assert response.result(30).text == "swordfish-hello"
+    sh.child.sendintr()
+    sh.prompt()
+    assert sh.exit_status() == 0
+
+
 def test_without_a_terminal_a_breakpoint_is_skipped_with_a_hint(tmp_path):
     project = project_with(tmp_path, {"hello": BREAKPOINT_HANDLER.format(name="hello")})
     log_path = tmp_path / "run.log"
