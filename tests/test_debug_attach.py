@@ -11,7 +11,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from conftest import wait_for, write_project
 from dap import DAPClient
 
@@ -54,7 +53,7 @@ def port_free(port: int) -> bool:
 
 
 def banner_port(run, name: str) -> int:
-    match = re.search(rf"^\s+{name}\s.*debugpy :(\d+)$", run.output, re.M)
+    match = re.search(rf"^\s+{name}\s.*debugpy :(\d+)$", run.output, re.MULTILINE)
     assert match, run.output
     return int(match.group(1))
 
@@ -84,7 +83,7 @@ def test_breakpoint_stops_the_invocation_and_reads_a_local(tmp_path, smyth_run, 
         """, {"hello.py": handler_source("hello"), "plain.py": handler_source("plain")})
     run = smyth_run(project, "--debug", "hello")
     port = banner_port(run, "hello")
-    assert "debugpy" not in re.search(r"^\s+plain\s.*$", run.output, re.M).group(0)
+    assert "debugpy" not in re.search(r"^\s+plain\s.*$", run.output, re.MULTILINE).group(0)
     client = DAPClient("127.0.0.1", port)
     try:
         client.attach({str(project / "hello.py"): [stop_line(project / "hello.py")]})
@@ -234,7 +233,7 @@ def test_debug_wait_holds_the_first_invocation_until_a_client_attaches(tmp_path,
     try:
         # Had the invocation not waited, it would be over before this breakpoint exists.
         client.attach({str(path): [stop_line(path)]})
-        thread_id, local = stop_and_read(client, path)
+        thread_id, _ = stop_and_read(client, path)
         client.resume(thread_id)
         assert response.result(30).text == "hello from hello v1"
     finally:

@@ -9,11 +9,11 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-
 from conftest import write_project
 from dap import DAPClient
-from smyth.vscode import parse
 from test_debug_attach import free_ports, handler_source, stop_and_read, stop_line
+
+from smyth.vscode import parse
 
 EXISTING = """// Launch configurations of this project
 {
@@ -37,7 +37,7 @@ OWN_ENTRY = EXISTING[EXISTING.index("        {\n            // the developer"):
 
 def smyth(project, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "smyth", *args], cwd=project,
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=60, check=False)
 
 
 def project_with_two_replicas(tmp_path, base_port: int):

@@ -15,7 +15,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import httpx
 import pexpect
 import pytest
-
 from conftest import BANNER, wait_for, write_project
 
 PROMPT = "SHELL-READY$ "

@@ -204,7 +204,7 @@ def end_session(process: Process) -> None:
         frame: FrameType | None = sys._getframe()
         while frame is not None:
             if isinstance(getattr(frame.f_trace, "__self__", None), bdb.Bdb):
-                frame.f_trace = None  # type: ignore[assignment]
+                frame.f_trace = None
             frame = frame.f_back
         sys.settrace(_session.saved_trace)
         # Whatever the debugger did to SIGINT, Ctrl-C is for the gateway again.
