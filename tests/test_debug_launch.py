@@ -11,7 +11,6 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-
 from conftest import BANNER, wait_for, write_project
 from dap import DAPClient
 from test_debug_attach import free_ports, handler_source, port_free, stop_and_read, stop_line
