@@ -202,3 +202,18 @@ def test_handler_log_level(tmp_path, smyth_run):
     # The Lambda runtime's log line shape: [LEVEL] time request-id message
     assert any(line.split(" | ", 1)[-1].startswith("[WARNING]\t") and "warning-from-chatty" in line
                for line in out.splitlines())
+
+
+def test_unknown_route_behind_a_rest_api_is_403_missing_token(tmp_path, smyth_run):
+    project = write_project(tmp_path / "p", """
+        [tool.smyth.handlers.a]
+        handler_path = "app.handler"
+        url_path = "/a"
+        event_format = "rest-api"
+        """, {"app.py": "def handler(e, c):\n    return {'statusCode': 200, 'body': 'a'}\n"})
+    run = smyth_run(project)
+    with run.client() as client:
+        assert client.get("/a").text == "a"
+        missing = client.get("/b")
+    assert missing.status_code == 403
+    assert missing.json() == {"message": "Missing Authentication Token"}

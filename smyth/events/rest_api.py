@@ -142,6 +142,10 @@ class RestApiFormat(EventFormat):
     def request_too_large(self) -> HttpResponse:
         return json_response(413, {"message": "Request Too Long"})
 
+    def not_found(self) -> HttpResponse:
+        # A REST API answers an unknown route this way (aws-contracts.md §3, as SAM emulates it).
+        return json_response(403, {"message": "Missing Authentication Token"})
+
 
 def merge_headers(single: list[tuple[str, str]],
                   multi: list[tuple[str, str]]) -> list[tuple[str, str]]:

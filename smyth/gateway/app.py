@@ -16,6 +16,7 @@ from smyth.config import Config
 from smyth.gateway import invoke_api
 from smyth.gateway.handler import HandlerRuntime
 from smyth.gateway.http import endpoint
+from smyth.gateway.responses import to_starlette
 from smyth.types import Replica
 
 logger = logging.getLogger("smyth.gateway")
@@ -78,8 +79,14 @@ class Gateway:
         async def status(request: Request) -> Response:
             return JSONResponse(self.status())
 
+        # An unknown route is answered as the integration would when every handler uses the
+        # same one (a REST API's 403); a mixed project gets a plain 404.
+        formats = {type(h.event_format): h.event_format for h in self.handlers.values()}
+        unrouted = to_starlette(next(iter(formats.values())).not_found()) if len(formats) == 1 \
+            else JSONResponse({"message": "Not Found"}, status_code=404)
+
         async def not_found(request: Request, exc: Exception) -> Response:
-            return JSONResponse({"message": "Not Found"}, status_code=404)
+            return unrouted
 
         routes = [Route("/__/status", status, methods=["GET"]), *invoke_api.routes(self)]
         routes += [Route(h.config.url_path, endpoint(h), methods=ANY_METHOD, name=name)
