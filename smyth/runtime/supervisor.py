@@ -17,7 +17,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from smyth.runtime import cgroup, protocol
+from smyth.runtime import cgroup
+from smyth.runtime.channel import Channel, open_channel
 from smyth.runtime.output import make_prefix, report_line
 from smyth.types import Invocation, InvocationResult, ReplicaState
 
@@ -55,11 +56,9 @@ class InitFailure:
 class HandlerProcess:
     """The gateway-side handle of one live child."""
 
-    def __init__(self, proc: asyncio.subprocess.Process, reader: asyncio.StreamReader,
-                 writer: asyncio.StreamWriter) -> None:
+    def __init__(self, proc: asyncio.subprocess.Process, channel: Channel) -> None:
         self.proc = proc
-        self.reader = reader
-        self.writer = writer
+        self.channel = channel
         self.modules: set[str] = set()
         self.init_ms = 0.0
 
@@ -68,15 +67,10 @@ class HandlerProcess:
         return self.proc.pid
 
     async def send(self, header: dict[str, Any], body: bytes = b"") -> None:
-        self.writer.write(protocol.encode(header, body))
-        await self.writer.drain()
+        self.channel.send(header, body)
 
-    async def receive(self) -> tuple[dict[str, Any], bytes]:
-        prefix = await self.reader.readexactly(protocol.PREFIX.size)
-        head_len, body_len = protocol.PREFIX.unpack(prefix)
-        header = json.loads(await self.reader.readexactly(head_len))
-        body = await self.reader.readexactly(body_len) if body_len else b""
-        return header, body
+    async def receive(self, timeout: float | None = None) -> tuple[dict[str, Any], bytes]:
+        return await self.channel.receive(timeout)
 
     def kill(self) -> None:
         if self.proc.returncode is None:
@@ -84,7 +78,7 @@ class HandlerProcess:
                 self.proc.kill()
             except ProcessLookupError:
                 pass
-        self.writer.close()
+        self.channel.close()
 
     async def stop(self, grace: float = STOP_GRACE) -> None:
         """Ask the process to exit; kill it if it has not within ``grace`` seconds."""
@@ -98,7 +92,7 @@ class HandlerProcess:
             except asyncio.TimeoutError:
                 self.kill()
                 await self.proc.wait()
-        self.writer.close()
+        self.channel.close()
 
     def exit_description(self) -> str:
         code = self.proc.returncode
@@ -132,10 +126,9 @@ async def spawn(spec: ProcessSpec) -> HandlerProcess | InitFailure:
         )
     finally:
         child_sock.close()
-    reader, writer = await asyncio.open_connection(sock=parent_sock, limit=2**26)
-    child = HandlerProcess(proc, reader, writer)
+    child = HandlerProcess(proc, await open_channel(parent_sock))
     try:
-        header, _ = await asyncio.wait_for(child.receive(), spec.init_timeout)
+        header, _ = await child.receive(spec.init_timeout)
         while header["type"] == "debug":  # a breakpoint() at import time: no init deadline
             logger.warning("%s: %s during init; its init timeout is suspended",
                            spec.label or spec.handler_name, header.get("reason", "a debugger"))
@@ -146,7 +139,7 @@ async def spawn(spec: ProcessSpec) -> HandlerProcess | InitFailure:
         return InitFailure({"errorType": "Runtime.InitTimeout", "requestId": "", "stackTrace": [],
                             "errorMessage": f"Init did not finish within {spec.init_timeout:.0f} s "
                                             f"importing {spec.handler_path!r}"}, set())
-    except (asyncio.IncompleteReadError, ConnectionError):
+    except ConnectionError:
         await proc.wait()
         return InitFailure({"errorType": "Runtime.ExitError", "requestId": "", "stackTrace": [],
                             "errorMessage": "Runtime exited during init with "
@@ -329,7 +322,7 @@ class Supervisor:
             await process.send(header, invocation.body)
             while True:
                 remaining = None if deadline is None else max(deadline - loop.time(), 0)
-                reply, body = await asyncio.wait_for(process.receive(), remaining)
+                reply, body = await process.receive(remaining)
                 if reply["type"] == "debug":
                     # A debugger holds the invocation: the clock stops until it ends.
                     self._debugging = True
@@ -349,7 +342,7 @@ class Supervisor:
             return self._unfinished(invocation, "Sandbox.Timedout",
                                     f"Task timed out after {timeout:.2f} seconds",
                                     (timeout or 0.0) * 1000, peak, "timeout")
-        except (asyncio.IncompleteReadError, ConnectionError):
+        except ConnectionError:
             await process.proc.wait()
             description = process.exit_description()
             logger.error("%s: RequestId: %s Error: Runtime exited with error: %s",
