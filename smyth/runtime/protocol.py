@@ -8,9 +8,8 @@ payload is encoded once by whoever produced it and never re-encoded in transit.
 from __future__ import annotations
 
 import json
-import socket
 import struct
-from typing import Any
+from typing import Any, BinaryIO
 
 PREFIX = struct.Struct("!II")
 
@@ -20,19 +19,14 @@ def encode(header: dict[str, Any], body: bytes = b"") -> bytes:
     return PREFIX.pack(len(head), len(body)) + head + body
 
 
-def _recv_exactly(sock: socket.socket, size: int) -> bytes:
-    chunks = bytearray()
-    while len(chunks) < size:
-        chunk = sock.recv(min(size - len(chunks), 1 << 20))
-        if not chunk:
-            raise EOFError("peer closed the connection")
-        chunks += chunk
-    return bytes(chunks)
-
-
-def recv_frame(sock: socket.socket) -> tuple[dict[str, Any], bytes]:
-    """Blocking read of one frame; raises EOFError when the peer is gone."""
-    head_len, body_len = PREFIX.unpack(_recv_exactly(sock, PREFIX.size))
-    header = json.loads(_recv_exactly(sock, head_len))
-    body = _recv_exactly(sock, body_len) if body_len else b""
-    return header, body
+def read_frame(reader: BinaryIO) -> tuple[dict[str, Any], bytes]:
+    """Blocking read of one frame from a buffered reader; EOFError when the peer is gone."""
+    prefix = reader.read(PREFIX.size)
+    if len(prefix) < PREFIX.size:
+        raise EOFError("peer closed the connection")
+    head_len, body_len = PREFIX.unpack(prefix)
+    head = reader.read(head_len)
+    body = reader.read(body_len) if body_len else b""
+    if len(head) < head_len or len(body) < body_len:
+        raise EOFError("peer closed the connection")
+    return json.loads(head), body
