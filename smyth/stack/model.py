@@ -207,6 +207,8 @@ def worker_environment(config: Config, handler: HandlerConfig, name: str) -> dic
     })
     if handler.fake_coldstart_time:
         env["SMYTH_FAKE_COLDSTART"] = "1"
+    if not config.reload:
+        env["SMYTH_RELOAD"] = "0"
     return env
 
 

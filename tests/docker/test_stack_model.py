@@ -78,6 +78,10 @@ def test_model_has_a_gateway_and_concurrency_workers_per_handler(tmp_path):
     assert orders.environment["LAMBDA_TASK_ROOT"] == "/var/task"
     assert "AWS_EXECUTION_ENV" not in orders.environment  # the container's own, not the host's
     assert model.workers[2].environment["SMYTH_FAKE_COLDSTART"] == "1"
+    assert "SMYTH_RELOAD" not in orders.environment
+    config.reload = False
+    assert build_model(config, image=IMAGE, user="1:1").workers[0].environment[
+        "SMYTH_RELOAD"] == "0"
     assert {k: orders.labels[k] for k in ("dev.smyth.project", "dev.smyth.role",
                                           "dev.smyth.handler", "dev.smyth.replica")} == \
         {"dev.smyth.project": "myshop", "dev.smyth.role": "worker",

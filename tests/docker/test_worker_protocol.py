@@ -205,3 +205,22 @@ def _health(url: str) -> int | None:
         return httpx.get(url + wire.HEALTH_PATH, timeout=5).status_code
     except httpx.TransportError:
         return None
+
+
+def test_reload_off_keeps_the_process(tmp_path):
+    root = write_project(tmp_path / "p", "", {"app.py": HANDLER})
+    frozen, watching = Worker(root, SMYTH_RELOAD="0"), Worker(root)  # watching: the yardstick
+    try:
+        for worker in (frozen, watching):
+            wait_for(lambda: _health(worker.url) == 200, message="the worker to be ready")
+
+        def version(worker: Worker) -> int:
+            return httpx.post(worker.url + wire.INVOKE_PATH, content=b"{}",
+                              timeout=30).json()["version"]
+
+        assert version(frozen) == version(watching) == 1
+        (root / "app.py").write_text(HANDLER.replace('"version": 1', '"version": 2'))
+        wait_for(lambda: version(watching) == 2, message="the watching worker to reload")
+        assert version(frozen) == 1
+    finally:
+        assert frozen.stop() == 0 and watching.stop() == 0
