@@ -58,16 +58,26 @@ def startup(report: Report, projects: Projects, settings: Settings, logs: Path) 
 
 
 # -- the request path ------------------------------------------------------------------
-def latency(report: Report, smyth: Server, uvicorn: Server, settings: Settings) -> None:
+def latency(report: Report, smyth: Server, uvicorn: Server, settings: Settings,
+            projects: Projects, logs: Path) -> None:
     report.section("warm latency: sequential requests on one keep-alive connection")
     n = settings.latency_requests
-    base = load(f"http://127.0.0.1:{uvicorn.port}/c1", requests=n)
-    ours = load(f"http://127.0.0.1:{smyth.port}/c1", requests=n)
+    port = free_port()
+    with Server("relay", uvicorn_command(port, app="relay:app"), projects.baseline, port,
+                logs) as relay:
+        relay.wait_ok("/c1")
+        load(f"http://127.0.0.1:{port}/c1", requests=200)
+        base = load(f"http://127.0.0.1:{uvicorn.port}/c1", requests=n)
+        ours = load(f"http://127.0.0.1:{smyth.port}/c1", requests=n)
+        floor = load(f"http://127.0.0.1:{port}/c1", requests=n)
     errors = base["errors"] + ours["errors"]
     note = f"{n} requests each; errors: smyth {ours['errors']}, uvicorn {base['errors']}"
     report.add(ratio_at_most(Row("warm latency p50", ours["p50_us"], "us", base["p50_us"],
                                  errors=errors, note=note), 2.0))
     report.add(ratio_at_most(Row("warm latency p99", ours["p99_us"], "us", base["p99_us"]), 3.0))
+    report.add(Row("  floor: bare relay to a child, p50", floor["p50_us"], "us", base["p50_us"],
+                   note="the least a gateway + handler process can cost here (bench/relay.py)"))
+    report.add(Row("  floor: bare relay to a child, p99", floor["p99_us"], "us", base["p99_us"]))
 
 
 THROUGHPUT_TARGETS = {(1, 4): 0.30, (1, 16): 0.30, (4, 16): 0.40}

@@ -148,7 +148,7 @@ async def latency(url: str, requests: int, warmup: int) -> dict[str, Any]:
 def percentile(sorted_samples: list[float], pct: float) -> float:
     if not sorted_samples:
         return float("nan")
-    index = min(len(sorted_samples) - 1, int(round(pct / 100 * (len(sorted_samples) - 1))))
+    index = min(len(sorted_samples) - 1, round(pct / 100 * (len(sorted_samples) - 1)))
     return sorted_samples[index]
 
 

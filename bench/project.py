@@ -13,6 +13,7 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
+
 # What every handler and the baseline answer; the version is what a reload changes.
 def answer(version: int) -> bytes:
     return json.dumps({"message": "hello", "version": version}).encode()
@@ -117,6 +118,8 @@ def write_projects(base: Path) -> Projects:
     write_handlers(projects.single, SINGLE_CONFIG, with_shared=False)
     projects.baseline.mkdir(parents=True, exist_ok=True)
     projects.baseline_file.write_text(baseline_source(1))
+    relay = Path(__file__).resolve().parent / "relay.py"
+    (projects.baseline / "relay.py").write_text(relay.read_text())
     return projects
 
 

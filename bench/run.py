@@ -22,10 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import figures  # noqa: E402
-from project import Projects, write_projects  # noqa: E402
-from report import Report  # noqa: E402
-from servers import Server, free_port, smyth_command, uvicorn_command  # noqa: E402
+import figures
+from project import Projects, write_projects
+from report import Report
+from servers import Server, free_port, smyth_command, uvicorn_command
 
 
 def installed(name: str) -> str:
@@ -58,7 +58,7 @@ def request_path(report: Report, projects: Projects, settings: figures.Settings,
         uvicorn.wait_ok("/c1")
         figures.warm_up(smyth, uvicorn)
         if "latency" in sections:
-            figures.latency(report, smyth, uvicorn, settings)
+            figures.latency(report, smyth, uvicorn, settings, projects, logs)
         if "throughput" in sections:
             figures.throughput(report, smyth, uvicorn, settings)
         if "memory" in sections:
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--short", action="store_true", help="fewer samples, for CI")
     parser.add_argument("--docker", action="store_true", help="add the Docker-mode figures")
     parser.add_argument("--keep", action="store_true", help="keep the work directory and logs")
-    parser.add_argument("--only", action="append", choices=SECTIONS, default=[],
+    parser.add_argument("--only", action="append", choices=(*SECTIONS, "docker"), default=[],
                         help="measure only this section (repeatable); for profiling")
     args = parser.parse_args(argv)
     settings = figures.SHORT if args.short else figures.FULL
@@ -88,16 +88,16 @@ def main(argv: list[str] | None = None) -> int:
     logs.mkdir()
     projects = write_projects(work)
     try:
-        sections = set(args.only or SECTIONS)
+        sections = set(args.only or SECTIONS) | ({"docker"} if args.docker else set())
         if "startup" in sections:
             figures.startup(report, projects, settings, logs)
-        if sections - {"startup"}:
+        if sections - {"startup", "docker"}:
             request_path(report, projects, settings, logs, sections)
-        if args.docker:
+        if "docker" in sections:
             from docker_mode import docker_section
 
             docker_section(report, work, settings, logs)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 (any failure ends the run with its reason)
         report.print(f"\nbenchmark failed: {exc}\n(logs in {logs})")
         return 1
     report.summary()

@@ -41,10 +41,10 @@ def smyth_command(port: int, *args: str) -> list[str]:
     return [PYTHON, "-m", "smyth", "run", "--port", str(port), *args]
 
 
-def uvicorn_command(port: int, *args: str) -> list[str]:
+def uvicorn_command(port: int, *args: str, app: str = "baseline:app") -> list[str]:
     # The settings Smyth's gateway gives uvicorn (smyth/server.py); loop and http stay
     # "auto", so both sides get uvloop and httptools when installed.
-    return [PYTHON, "-m", "uvicorn", "baseline:app", "--host", "127.0.0.1", "--port", str(port),
+    return [PYTHON, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
             "--lifespan", "off", "--no-server-header", *args]
 
 
@@ -55,7 +55,7 @@ class Server:
         self.name = name
         self.port = port
         self.log_path = log_dir / f"{name}.log"
-        self._log = open(self.log_path, "ab")
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 (closed by stop())
         self.started = time.perf_counter()
         self.proc = subprocess.Popen(argv, cwd=cwd, stdout=self._log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=True)
@@ -101,7 +101,7 @@ class Server:
         self.proc.wait()
         self._log.close()
 
-    def __enter__(self) -> Server:
+    def __enter__(self):  # type: ignore[no-untyped-def]
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -121,7 +121,7 @@ def load(url: str, **options: float) -> dict[str, Any]:
     argv = [PYTHON, str(BENCH / "load.py"), url]
     for key, value in options.items():
         argv += [f"--{key}", str(value)]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"load generator failed: {done.stderr}")
     return json.loads(done.stdout)  # type: ignore[no-any-return]
