@@ -50,7 +50,7 @@ def _from_b64_json(value: str | None) -> dict[str, Any] | None:
         return None
     decoded = json.loads(base64.b64decode(value))
     if not isinstance(decoded, dict):
-        raise ValueError("expected a base64-encoded JSON object")
+        raise TypeError("expected a base64-encoded JSON object")
     return decoded
 
 
@@ -104,7 +104,7 @@ def read_invocation(headers: Mapping[str, str], body: bytes, *, default_timeout:
                     default_arn: str) -> Invocation:
     """The invocation a request describes; a bare RIE request gets the worker's defaults.
 
-    Raises ValueError on a header that does not parse."""
+    Raises ValueError or TypeError on a header that does not parse."""
     timeout = headers.get(TIMEOUT)
     return Invocation(
         request_id=headers.get(REQUEST_ID) or str(uuid.uuid4()),

@@ -135,7 +135,7 @@ class Worker:
                 invocation = wire.read_invocation(
                     request.headers, body, default_timeout=self.settings.default_timeout,
                     default_arn=self.settings.function_arn)
-            except ValueError as exc:
+            except (ValueError, TypeError) as exc:
                 return JSONResponse({"errorType": "InvalidRequestContentException",
                                      "errorMessage": f"bad invocation header: {exc}"},
                                     status_code=400)

@@ -59,6 +59,7 @@ def service(spec: ContainerSpec, model: StackModel, build_context: str) -> dict[
                         "timeout": f"{check.timeout_s}s", "retries": check.retries,
                         "start_period": f"{check.start_period_s}s"},
         "restart": spec.restart,
+        "init": spec.init,
         "networks": [NETWORK_KEY],
     }
     if spec.memory_mb is not None:
@@ -75,16 +76,17 @@ def service(spec: ContainerSpec, model: StackModel, build_context: str) -> dict[
 
 def compose_dict(model: StackModel, build_context: str = "./build") -> dict[str, Any]:
     """``build_context`` is relative to the compose file's directory."""
-    return _escape({
+    escaped: dict[str, Any] = _escape({
         "services": {spec.service: service(spec, model, build_context)
                      for spec in model.containers},
         "networks": {NETWORK_KEY: {"name": model.network, "labels": dict(model.network_labels)}},
     })
+    return escaped
 
 
 def render(model: StackModel, *, config_path: str, compose_path: str) -> str:
     header = HEADER.format(config=config_path, path=compose_path, project=model.project)
-    return header + yaml.safe_dump(compose_dict(model), sort_keys=False, width=100)
+    return header + str(yaml.safe_dump(compose_dict(model), sort_keys=False, width=100))
 
 
 def write(model: StackModel, path: Path, *, config_path: str) -> Path:

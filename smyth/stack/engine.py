@@ -58,6 +58,7 @@ def container_args(spec: ContainerSpec, network: str) -> dict[str, Any]:
                         "timeout": check.timeout_s * SECOND_NS, "retries": check.retries,
                         "start_period": check.start_period_s * SECOND_NS},
         "restart_policy": {"Name": spec.restart},
+        "init": spec.init,
         "network": network,
         # The service name is the container's DNS name on the network, as under compose.
         "networking_config": {network: {"Aliases": [spec.service]}},
@@ -122,9 +123,9 @@ def remove_container(container: Any, grace: int = 10) -> None:
 
 
 def remove_network(network: Any) -> None:
-    with translated(f"removing network {network.name!r}"):
-        with contextlib.suppress(docker.errors.NotFound):
-            network.remove()
+    with translated(f"removing network {network.name!r}"), \
+            contextlib.suppress(docker.errors.NotFound):
+        network.remove()
 
 
 def reload_attrs(container: Any) -> dict[str, Any]:

@@ -90,6 +90,9 @@ class ContainerSpec:
     ports: tuple[PortBinding, ...] = ()
     depends_on: tuple[str, ...] = ()
     restart: str = "unless-stopped"  # a worker that dies is replaced by the engine
+    # A real PID 1 (docker-init): SIGTERM ends a server even before it installs its own
+    # handlers (PID 1 ignores signals it has no handler for), and orphans are reaped.
+    init: bool = True
 
     @property
     def label(self) -> str:
@@ -163,10 +166,10 @@ def probe(path: str | None) -> tuple[str, ...]:
     fast (-S), as it runs inside the container's CPU quota. Without a path it only
     connects: the gateway listens once every worker is ready, and an HTTP probe would
     fill its access log."""
-    code = "import socket,sys;s=socket.create_connection(('127.0.0.1',%d),2)" % PORT
-    if path is not None:
-        code += (";s.sendall(b'GET %s HTTP/1.0\r\n\r\n')"
-                 ";sys.exit(0 if s.recv(12)[9:12]==b'200' else 1)") % path
+    code = f"import socket,sys;s=socket.create_connection(('127.0.0.1',{PORT}),2)"
+    if path is not None:  # the escapes are for the probe's own bytes literal
+        code += (f";s.sendall(b'GET {path} HTTP/1.0\\r\\n\\r\\n')"
+                 ";sys.exit(0 if s.recv(12)[9:12]==b'200' else 1)")
     return ("CMD", SMYTH_PYTHON, "-S", "-c", code)
 
 

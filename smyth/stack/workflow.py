@@ -146,7 +146,8 @@ def gateway_url(client: docker.DockerClient, model: StackModel) -> str:
     host = bindings[0]["HostIp"]
     host = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
     host = f"[{host}]" if ":" in host else host
-    return f"http://{host}:{bindings[0]['HostPort']}"
+    port: str = bindings[0]["HostPort"]
+    return f"http://{host}:{port}"
 
 
 # -- readiness ---------------------------------------------------------------------------
@@ -202,9 +203,10 @@ def not_ready(client: docker.DockerClient, model: StackModel) -> str:
             return f"replica {spec.label} (container {spec.name}) does not exist"
         attrs = engine.reload_attrs(container)
         if attrs["State"]["Status"] != "running":
+            tail: bytes = container.logs(tail=10)
             return (f"replica {spec.label} (container {spec.name}) is "
                     f"{attrs['State']['Status']}; its last log lines:\n"
-                    + container.logs(tail=10).decode("utf-8", "replace"))
+                    + tail.decode("utf-8", "replace"))
         probe = ("import json,urllib.request as u\ntry: print(u.urlopen('http://127.0.0.1:"
                  f"{PORT}/__/health',timeout=3).read().decode())\n"
                  "except Exception as e: print(getattr(e,'read',lambda:str(e).encode())().decode())")
@@ -286,7 +288,7 @@ def ps(client: docker.DockerClient, project: str) -> list[Row]:
 
 def replica_table(config: Config, model: StackModel, url: str) -> list[tuple[str, ...]]:
     """handler, URL, replicas, limits: what ``smyth up`` prints once the stack is ready."""
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for name, handler in config.handlers.items():
         specs = model.workers_of(name)
         if specs:

@@ -93,6 +93,7 @@ def smyth(project: Path, *args: str, timeout: float = 900,
           check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run the smyth CLI in ``project``; output is kept (stdout and stderr together)."""
     result = subprocess.run([sys.executable, "-m", "smyth", *args], cwd=project, text=True,
+                            check=False,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     if check and result.returncode != 0:

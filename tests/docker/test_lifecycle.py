@@ -87,7 +87,7 @@ def summary(client: docker.DockerClient, project: str) -> dict[str, dict]:
             "memory": host["Memory"], "swap": host["MemorySwap"], "cpus": host["NanoCpus"],
             "binds": sorted(host["Binds"] or []), "workdir": config["WorkingDir"],
             "healthcheck": config["Healthcheck"]["Test"],
-            "restart": host["RestartPolicy"]["Name"],
+            "restart": host["RestartPolicy"]["Name"], "init": host["Init"],
             "ports": {k: [b["HostIp"] for b in v] for k, v in (host["PortBindings"] or {}).items()},
             "networks": sorted(attrs["NetworkSettings"]["Networks"]),
             "aliases": sorted(a for n in attrs["NetworkSettings"]["Networks"].values()
@@ -133,7 +133,7 @@ def test_down_leaves_nothing_and_the_compose_file_starts_the_same_stack(
         subprocess.run([*compose, "down"], check=True, capture_output=True, timeout=300)
         assert labelled(docker_client, project) == ([], [])
     finally:
-        subprocess.run([*compose, "down"], capture_output=True, timeout=300)
+        subprocess.run([*compose, "down"], capture_output=True, timeout=300, check=False)
         sweep(docker_client, project)
 
 
@@ -148,7 +148,7 @@ def test_foreground_up_streams_logs_and_ctrl_c_removes_the_stack(tmp_path, docke
                                                                  base_image):
     project = project_name("fg")
     root = write_project(tmp_path / "fg", CONFIG.format(project=project), FILES)
-    log = open(tmp_path / "up.log", "w+")
+    log = open(tmp_path / "up.log", "w+")  # noqa: SIM115  (closed in the finally below)
     proc = subprocess.Popen([sys.executable, "-m", "smyth", "up", "--base-image", base_image],
                             cwd=root, stdout=log, stderr=subprocess.STDOUT,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
@@ -207,7 +207,7 @@ url_path = "/sleepy"
     try:
         result = subprocess.run([sys.executable, "-m", "smyth", "up", "-d", "--base-image",
                                  base_image], cwd=root, text=True, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, timeout=300,
+                                stderr=subprocess.STDOUT, timeout=300, check=False,
                                 env={**os.environ, **env_timeout})
         assert result.returncode == 1, result.stdout
         assert "not ready within 8 s" in result.stdout

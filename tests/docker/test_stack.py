@@ -290,6 +290,19 @@ def _ok(response: httpx.Response) -> httpx.Response | None:
     return response if response.status_code == 200 else None
 
 
+def test_every_container_becomes_healthy(stack, docker_client):
+    label = {"label": f"dev.smyth.project={stack['project']}"}
+
+    def healthy() -> bool:
+        states = [c.attrs["State"]["Health"]["Status"]
+                  for c in docker_client.containers.list(all=True, filters=label)]
+        assert "unhealthy" not in states, states
+        return len(states) == 7 and set(states) == {"healthy"}
+
+    # The engine runs the first probe one interval (10 s) after the start.
+    wait_for(healthy, timeout=90, interval=0.5, message="every container to be healthy")
+
+
 def test_compose_file_and_build_context_are_written(stack):
     compose_file = stack["root"] / ".smyth" / "compose.yaml"
     text = compose_file.read_text()

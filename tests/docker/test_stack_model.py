@@ -20,6 +20,7 @@ from smyth.stack.model import (
     ImageSpec,
     build_model,
     default_user,
+    probe,
     project_name,
     replica_label,
     worker_cpus,
@@ -119,6 +120,13 @@ def test_cpus_follow_lambdas_proportion_with_dockers_floor(tmp_path):
     assert worker_cpus(handler) == 0.01
 
 
+def test_healthcheck_probes_are_valid_python():
+    for path in ("/__/health", None):
+        test = probe(path)
+        assert test[:3] == ("CMD", "/opt/smyth/venv/bin/python", "-S")
+        compile(test[-1], "probe", "exec")
+
+
 def test_user_is_never_root():
     assert default_user(1000, 100, {}) == "1000:100"
     assert default_user(0, 0, {}) == "65534:65534"
@@ -155,6 +163,7 @@ def test_compose_and_sdk_arguments_say_the_same(tmp_path):
         assert service["user"] == args["user"]
         assert service["working_dir"] == args["working_dir"]
         assert service["restart"] == args["restart_policy"]["Name"]
+        assert service["init"] is args["init"] is True
         assert service["labels"] == args["labels"]
         assert service["healthcheck"]["test"] == args["healthcheck"]["test"]
         assert {k: v.replace("$$", "$") for k, v in service["environment"].items()} == \

@@ -50,7 +50,7 @@ class Worker:
     def __init__(self, root: Path, handler_path: str = "app.handler", **env: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = open(root / "worker.log", "w+")
+        self.log = open(root / "worker.log", "w+")  # noqa: SIM115  (closed by stop())
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "smyth.runtime.worker"], cwd=root, stdout=self.log,
             stderr=subprocess.STDOUT,
@@ -212,7 +212,7 @@ def test_reload_off_keeps_the_process(tmp_path):
     frozen, watching = Worker(root, SMYTH_RELOAD="0"), Worker(root)  # watching: the yardstick
     try:
         for worker in (frozen, watching):
-            wait_for(lambda: _health(worker.url) == 200, message="the worker to be ready")
+            wait_for(lambda w=worker: _health(w.url) == 200, message="the worker to be ready")
 
         def version(worker: Worker) -> int:
             return httpx.post(worker.url + wire.INVOKE_PATH, content=b"{}",
