@@ -8,29 +8,43 @@ can be read, the functions answer ``None`` and callers fall back to the plain ex
 
 from __future__ import annotations
 
+import functools
+import os
 from pathlib import Path
 
 ROOT = Path("/sys/fs/cgroup")
 
 
 def _counter(path: Path, key: str) -> int | None:
+    # os.read, not Path.read_text: the supervisor reads this before every invocation.
     try:
-        text = path.read_text()
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            data = os.read(fd, 8192)
+        finally:
+            os.close(fd)
     except OSError:
         return None
-    for line in text.splitlines():
+    for line in data.decode("ascii", "replace").splitlines():
         name, _, value = line.partition(" ")
         if name == key and value.strip().isdigit():
             return int(value)
     return None
 
 
+@functools.cache
+def _oom_file(root: Path) -> Path | None:
+    """The file that counts OOM kills, found once: v2's ``memory.events``, else v1's."""
+    for path in (root / "memory.events", root / "memory" / "memory.oom_control"):
+        if _counter(path, "oom_kill") is not None:
+            return path
+    return None
+
+
 def oom_kills(root: Path = ROOT) -> int | None:
     """How many processes the OOM killer has ended in this cgroup so far."""
-    count = _counter(root / "memory.events", "oom_kill")  # v2
-    if count is None:
-        count = _counter(root / "memory" / "memory.oom_control", "oom_kill")  # v1
-    return count
+    path = _oom_file(root)
+    return None if path is None else _counter(path, "oom_kill")
 
 
 def oom_killed_since(before: int | None, root: Path = ROOT) -> bool:

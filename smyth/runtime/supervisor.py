@@ -317,9 +317,12 @@ class Supervisor:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout if timeout else None
         started = loop.time()
-        oom_kills = cgroup.oom_kills()  # to tell the OOM killer's SIGKILL from any other
+        oom_kills: int | None = None
         try:
             await process.send(header, invocation.body)
+            # Read while the handler works, not before it starts: to tell the OOM killer's
+            # SIGKILL from any other, a count taken within microseconds of the start will do.
+            oom_kills = cgroup.oom_kills()
             while True:
                 remaining = None if deadline is None else max(deadline - loop.time(), 0)
                 reply, body = await process.receive(remaining)
