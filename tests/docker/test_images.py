@@ -111,9 +111,20 @@ def test_the_compose_example_serves_the_bundled_example(tmp_path, docker_client,
         worker = docker_client.containers.get(f"{project}_hello-0_1")
         assert worker.attrs["HostConfig"]["NanoCpus"] == 72_000_000
         assert worker.attrs["HostConfig"]["Memory"] == 128 * 2**20
+        # The same image, everything in one container: `smyth run` as the README shows it.
+        alone = docker_client.containers.run(
+            image, ["smyth", "run", "--host", "0.0.0.0"], detach=True, auto_remove=True,
+            volumes={str(tmp_path / "examples" / "hello"): {"bind": "/var/task", "mode": "ro"}},
+            ports={"8080/tcp": ("127.0.0.1", None)}, labels={"dev.smyth.project": project})
+        alone.reload()
+        alone_url = f"http://127.0.0.1:{alone.ports['8080/tcp'][0]['HostPort']}"
+        wait_for(lambda: _status(f"{alone_url}/hello/world") == 200, timeout=120, interval=0.2,
+                 message="smyth run in a container to answer")
+        assert httpx.get(f"{alone_url}/hello/world", timeout=30).text == "Hello, world!"
     finally:
         subprocess.run([*compose, "down"], capture_output=True, env=env, timeout=300, check=False)
         sweep(docker_client, "hello-example")
+        sweep(docker_client, project)
         try:
             docker_client.images.remove(image, force=True)
         except docker.errors.ImageNotFound:

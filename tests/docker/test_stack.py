@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -109,13 +110,22 @@ def stack(tmp_path_factory, docker_client, base_image):
     root = write_project(tmp_path_factory.mktemp("stack") / "example",
                          CONFIG.format(project=project), FILES)
     try:
-        first = smyth(root, "up", "-d", "--base-image", base_image)
-        yield {"root": root, "project": project, "first_up": first.stdout,
+        # A fixed port: should Smyth's source change under a shared checkout while this
+        # module runs, an `up` rebuilds and replaces the stack, at the same address.
+        port = str(free_port())
+        first = smyth(root, "up", "-d", "--base-image", base_image, "-p", port)
+        yield {"root": root, "project": project, "first_up": first.stdout, "port": port,
                "url": gateway_url(docker_client, project)}
         smyth(root, "down")
         assert labelled(docker_client, project) == ([], [])
     finally:
         sweep(docker_client, project)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def get(stack, path: str, **params) -> httpx.Response:
@@ -140,7 +150,7 @@ def test_up_again_with_nothing_changed_neither_rebuilds_nor_restarts(stack, dock
     before = started(docker_client, stack["project"])
     ids = {c.id for c in docker_client.containers.list(
         filters={"label": f"dev.smyth.project={stack['project']}"})}
-    again = smyth(stack["root"], "up", "-d", "--base-image", base_image)
+    again = smyth(stack["root"], "up", "-d", "--base-image", base_image, "-p", stack["port"])
     assert "is up to date" in again.stdout and "Building image" not in again.stdout
     assert "Starting" not in again.stdout and "Removing" not in again.stdout
     assert started(docker_client, stack["project"]) == before
@@ -248,6 +258,8 @@ def test_logs_of_a_handler_show_every_replica_and_no_other_handler(stack, docker
     assert "hello-was-here" not in slow_logs
     hello_logs = smyth(stack["root"], "logs", "hello", "--tail", "50").stdout
     assert "hello-was-here" in hello_logs and marker not in hello_logs
+    last = smyth(stack["root"], "logs", "slow", "--tail", "1").stdout.splitlines()
+    assert sorted(line.split(" |")[0] for line in last) == ["slow[0]", "slow[1]", "slow[2]"]
     unknown = smyth(stack["root"], "logs", "nope", check=False)
     assert unknown.returncode == 1 and "no running handler 'nope'" in unknown.stdout
 

@@ -4,6 +4,9 @@ No engine needed; the integration tests run the same functions for real."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -234,6 +237,18 @@ def test_image_tag_is_the_hash_of_its_inputs(tmp_path):
     servers = (context / "smyth-requirements.txt").read_text()
     assert "starlette" in servers and "debugpy" not in servers and "pytest" not in servers
     assert "debugpy" in (context / "handler-requirements.txt").read_text()
+
+
+def test_no_engine_is_a_clear_error(tmp_path):
+    config = load(tmp_path)
+    (config.root / "app").mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "smyth", "up", "-d"], cwd=config.root, capture_output=True,
+        text=True, timeout=60, check=False,
+        env={**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-such.sock"})
+    assert result.returncode == 1
+    assert result.stderr.startswith("smyth: error: cannot reach the Docker engine")
+    assert "Traceback" not in result.stderr
 
 
 def test_since_accepts_durations_timestamps_and_iso_times():
