@@ -9,7 +9,7 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import Callable, Coroutine, Generator, Sequence
+from collections.abc import Awaitable, Callable, Generator, Sequence
 from typing import Any
 
 import uvicorn
@@ -17,6 +17,7 @@ import uvicorn
 from smyth.config import Config, HandlerConfig
 from smyth.gateway.app import Gateway
 from smyth.gateway.handler import build_handler
+from smyth.loop import run_loop, terminal_preserved  # noqa: F401 (part of this module's API)
 from smyth.reload import watch
 from smyth.types import Replica
 
@@ -75,42 +76,13 @@ def log_config(level: str) -> dict[str, Any]:
     return config
 
 
-@contextlib.contextmanager
-def terminal_preserved() -> Generator[None, None, None]:
-    """Whatever a handler's debugger did to the terminal, leave it as we found it."""
-    try:
-        import termios
-
-        fd = sys.stdin.fileno()
-        saved = termios.tcgetattr(fd)
-    except Exception:  # not a terminal (CI, a pipe) or not POSIX
-        yield
-        return
-    try:
-        yield
-    finally:
-        with contextlib.suppress(Exception):
-            termios.tcsetattr(fd, termios.TCSADRAIN, saved)
-
-
-def run_loop(main: Coroutine[Any, Any, int]) -> int:
-    # uvloop starts handler processes through libuv, out of sight of the subprocess patching
-    # by which a debugger that launched us (debugpy from VS Code, PyCharm's pydevd) follows
-    # them: under one, asyncio's own loop starts them through the subprocess module.
-    if "pydevd" in sys.modules:
-        return asyncio.run(main)
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(main)
-    return uvloop.run(main)  # type: ignore[no-any-return]
-
-
 async def serve(gateway: Gateway, host: str, port: int, *, log_level: str, reload: bool,
-                banner: Callable[[str, int], None] | None = None) -> int:
-    """Start replicas, serve until a signal, then shut down in order. Returns an exit code."""
+                banner: Callable[[str, int], None] | None = None,
+                started: Awaitable[dict[str, dict[str, Any]]] | None = None) -> int:
+    """Start replicas (unless ``started`` already does: their init errors by handler name),
+    serve until a signal, then shut down in order. Returns an exit code."""
     config = gateway.config
-    failed = await gateway.start()
+    failed = await (started if started is not None else gateway.start())
     if failed:
         for name, error in failed.items():
             print(f"smyth: error: {config.path}, key 'tool.smyth.handlers.{name}.handler_path': "

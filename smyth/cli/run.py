@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import socket
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import click
 
 from smyth.cli.common import CONFIG_OPTION, fail, load
 from smyth.config import Config, HandlerConfig
 from smyth.exceptions import ConfigError
+from smyth.loop import run_loop, terminal_preserved
 from smyth.runtime.local import local_replicas
-from smyth.server import build_gateway, run_loop, serve, terminal_preserved
+from smyth.types import Replica
 
 DEBUG_PORT_BASE = 5678
 
@@ -96,11 +101,37 @@ def run(host: str | None, port: int | None, only: tuple[str, ...], log_level: st
         return local_replicas(config, handler, color=position, debug_port=debug.get(handler.name),
                               debug_wait=debug_wait and handler.name in debug)
 
-    try:
-        gateway = build_gateway(config, replicas_for)
-    except ConfigError as exc:
-        fail(str(exc))
+    replicas = {name: replicas_for(handler, position)
+                for position, (name, handler) in enumerate(config.handlers.items())}
     with terminal_preserved():
-        code = run_loop(serve(gateway, config.host, config.port, log_level=config.log_level,
-                              reload=config.reload, banner=banner(config, debug)))
+        code = run_loop(start_and_serve(config, replicas, banner(config, debug)))
     raise SystemExit(code)
+
+
+async def start_replicas(replicas: Sequence[Replica]) -> dict[str, dict[str, Any]]:
+    """Start every replica at once; the init errors by handler name."""
+    errors = await asyncio.gather(*(replica.start() for replica in replicas))
+    failed: dict[str, dict[str, Any]] = {}
+    for replica, error in zip(replicas, errors):
+        if error is not None:
+            failed.setdefault(replica.handler_name, error)
+    return failed
+
+
+async def start_and_serve(config: Config, replicas: dict[str, list[Replica]],
+                          show: Callable[[str, int], None]) -> int:
+    """The handler processes start first; the gateway's own modules (uvicorn, Starlette) load
+    in a thread while they import their handlers, so startup takes the longer, not the sum."""
+    everyone = [replica for group in replicas.values() for replica in group]
+    starting = asyncio.ensure_future(start_replicas(everyone))
+    server = await asyncio.to_thread(importlib.import_module, "smyth.server")
+    try:
+        gateway = server.build_gateway(config, lambda handler, _: replicas[handler.name])
+    except ConfigError as exc:
+        await asyncio.gather(*(replica.stop() for replica in everyone), return_exceptions=True)
+        starting.cancel()
+        click.echo(f"smyth: error: {exc}", err=True)
+        return 2
+    return await server.serve(gateway, config.host, config.port,  # type: ignore[no-any-return]
+                              log_level=config.log_level, reload=config.reload, banner=show,
+                              started=starting)
