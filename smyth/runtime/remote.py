@@ -12,10 +12,11 @@ import asyncio
 import logging
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
-from smyth.runtime import wire
+from smyth.runtime import http1, wire
 from smyth.runtime.supervisor import failure_result
 from smyth.types import Invocation, InvocationResult, ReplicaState
 
@@ -44,6 +45,9 @@ class RemoteReplica:
         self._state: ReplicaState = "starting"
         self._worker: dict[str, Any] = {}
         self._client: httpx.AsyncClient | None = None
+        address = urlsplit(self.url)
+        # Invocations, the hot path, go over a bare keep-alive connection (see http1).
+        self._connection = http1.Connection(address.hostname or "127.0.0.1", address.port or 80)
 
     @property
     def name(self) -> str:
@@ -93,15 +97,15 @@ class RemoteReplica:
 
     async def invoke(self, invocation: Invocation) -> InvocationResult:
         try:
-            response = await self._http().post(wire.INVOKE_PATH, content=invocation.body,
-                                               headers=wire.invocation_headers(invocation))
-        except httpx.TransportError as exc:
+            response = await self._connection.post(wire.INVOKE_PATH, invocation.body,
+                                                   wire.invocation_headers(invocation))
+        except http1.TransportError as exc:
             logger.error("%s: worker %s unreachable: %s", self.name, self.url, exc)
             return failure_result(invocation.request_id, "ServiceException",
                                   f"worker {self.name} at {self.url} is unreachable: {exc}")
-        if response.status_code != 200:
+        if response.status != 200:
             return failure_result(invocation.request_id, "ServiceException",
-                                  f"worker {self.name} answered {response.status_code}: "
+                                  f"worker {self.name} answered {response.status}: "
                                   f"{response.text[:200]}")
         result = wire.read_result(invocation.request_id, response.headers, response.content)
         self._track({**self._worker, "state": response.headers.get(wire.STATE, "warm"),
@@ -122,6 +126,7 @@ class RemoteReplica:
 
     async def stop(self) -> None:
         self._state = "stopped"
+        self._connection.close()
         if self._client is not None:
             await self._client.aclose()
             self._client = None
