@@ -190,7 +190,7 @@ def test_pdb_set_trace_and_ipdb_set_trace(tmp_path, shell, pool):
     })
     sh = shell(project)
     url = sh.smyth_run()
-    for name, prompt in (("plain", PDB), ("fancy", r"ipdb> ")):
+    for name, prompt in (("plain", PDB), ("fancy", r"ipdb>")):  # IPython 9 redraws after ">"
         response = get(pool, f"{url}/{name}")
         sh.child.expect(prompt)
         sh.child.sendline("p secret")
