@@ -141,7 +141,7 @@ async def latency(url: str, requests: int, warmup: int) -> dict[str, Any]:
     assert conn.transport is not None
     conn.transport.close()
     samples.sort()
-    return {"ok": requests - errors, "errors": errors, "samples": len(samples),
+    return {"ok": requests - errors, "errors": errors, "samples": [round(s, 1) for s in samples],
             "p50_us": percentile(samples, 50), "p99_us": percentile(samples, 99)}
 
 
