@@ -100,6 +100,7 @@ async def serve(gateway: Gateway, host: str, port: int, *, log_level: str, reloa
     server = GatewayServer(uvicorn.Config(
         gateway.app(), log_config=log_config(log_level), log_level=log_level.lower(),
         lifespan="off", timeout_graceful_shutdown=GRACE_SECONDS, server_header=False,
+        ws="none",  # Lambda proxy integrations are HTTP only: no websockets import at startup
     ))
     if banner is not None:
         banner(host, port)
