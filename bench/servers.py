@@ -42,8 +42,9 @@ def smyth_command(port: int, *args: str) -> list[str]:
 
 
 def uvicorn_command(port: int, *args: str, app: str = "baseline:app") -> list[str]:
-    # The settings Smyth's gateway gives uvicorn (smyth/server.py); loop and http stay
-    # "auto", so both sides get uvloop and httptools when installed.
+    # The settings Smyth's gateway gives uvicorn's HTTP path (smyth/server.py); loop and http
+    # stay "auto", so both sides get uvloop and httptools when installed. (The gateway also
+    # turns websockets off; the baseline keeps uvicorn's default, as a developer runs it.)
     return [PYTHON, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
             "--lifespan", "off", "--no-server-header", *args]
 
