@@ -23,7 +23,7 @@ from smyth.types import Replica
 
 logger = logging.getLogger("smyth")
 
-GRACE_SECONDS = 5.0
+GRACE_SECONDS = 5
 ReplicaFactory = Callable[[HandlerConfig, int], Sequence[Replica]]
 
 

@@ -80,7 +80,7 @@ class SmythRun:
     def __init__(self, project: Path, *args: str, env: dict[str, str] | None = None) -> None:
         self.project = project
         self.log_path = Path(tempfile.mkstemp(prefix="smyth-run-", suffix=".log")[1])
-        self._log = open(self.log_path, "w+")
+        self._log = open(self.log_path, "w+")  # noqa: SIM115  (closed by stop/kill_tree)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "smyth", "run", "--port", "0", *args],
             cwd=project, stdout=self._log, stderr=subprocess.STDOUT,

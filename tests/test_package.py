@@ -9,7 +9,6 @@ import zipfile
 from pathlib import Path
 
 import httpx
-
 from conftest import wait_for, write_project
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,7 +7,6 @@ import re
 
 import httpx
 import pytest
-
 from conftest import write_project
 
 APP = """

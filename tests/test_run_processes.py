@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import re
 
 import httpx
-
 from conftest import wait_for, write_project
 
 SLEEPY = """
@@ -48,7 +48,7 @@ def test_concurrency_n_runs_n_requests_at_once(tmp_path, smyth_run):
     narrow = gather(run.url, ["/narrow?s=0.2"] * 4)
     assert all(r.status_code == 200 for r in narrow)  # waiting requests queue, not fail
     spans = sorted((r.json()["start"], r.json()["end"]) for r in narrow)
-    assert all(prev_end <= start for (_, prev_end), (start, _) in zip(spans, spans[1:]))
+    assert all(prev_end <= start for (_, prev_end), (start, _) in itertools.pairwise(spans))
 
 
 def test_round_robin_takes_turns(tmp_path, smyth_run):

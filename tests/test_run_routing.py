@@ -8,7 +8,6 @@ import sys
 
 import httpx
 import pytest
-
 from conftest import wait_for, write_project
 
 ECHO = """

@@ -8,7 +8,6 @@ import threading
 
 import httpx
 import pytest
-
 from conftest import alive, wait_for, write_project
 
 APP = """

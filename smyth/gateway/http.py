@@ -65,7 +65,7 @@ def endpoint(handler: HandlerRuntime) -> Any:
             response = to_starlette(fmt.function_error())
             if error.get("errorType") in INIT_ERRORS and \
                     response.headers.get("content-type") == "application/json":
-                data = json.loads(response.body)
+                data = json.loads(bytes(response.body))
                 data.update(errorType=error["errorType"], errorMessage=error["errorMessage"])
                 return json_error(response.status_code, data)
             return response

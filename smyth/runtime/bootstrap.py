@@ -17,7 +17,8 @@ import socket
 import sys
 import time
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from smyth.context import LambdaContext
 from smyth.runtime import debugging, protocol
@@ -130,7 +131,7 @@ class HandlerProcess:
 
     # -- start-up ---------------------------------------------------------------
     def setup_output(self) -> None:
-        sys.stdout, sys.stderr = self.stdout, self.stderr  # type: ignore[assignment]
+        sys.stdout, sys.stderr = self.stdout, self.stderr
         process = self
 
         class RequestIdFilter(logging.Filter):
@@ -221,7 +222,7 @@ class HandlerProcess:
                 error = {"errorMessage": f"Unable to marshal response: {exc}",
                          "errorType": "Runtime.MarshalError", "requestId": request_id,
                          "stackTrace": []}
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  (any handler error is the function's error)
             error = error_object(exc, request_id)
             trace = "".join(error["stackTrace"])
             print(f"[ERROR] {error['errorType']}: {error['errorMessage']}\n"

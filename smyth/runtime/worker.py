@@ -29,10 +29,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from smyth.loop import run_loop
 from smyth.reload import watch
 from smyth.runtime import wire
 from smyth.runtime.supervisor import ProcessSpec, Supervisor
-from smyth.server import GatewayServer, bind_socket, log_config, run_loop
+from smyth.server import GatewayServer, bind_socket, log_config
 
 logger = logging.getLogger("smyth.worker")
 

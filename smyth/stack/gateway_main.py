@@ -13,8 +13,9 @@ from collections.abc import Mapping
 
 from smyth.config import Config, HandlerConfig, load_config, select_handlers
 from smyth.exceptions import ConfigError
+from smyth.loop import run_loop
 from smyth.runtime.remote import RemoteReplica
-from smyth.server import build_gateway, run_loop, serve
+from smyth.server import build_gateway, serve
 from smyth.stack.model import TASK_ROOT
 
 HOST = "0.0.0.0"
