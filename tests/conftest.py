@@ -10,13 +10,15 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import pytest
 
 STARTUP_DEADLINE = 30.0
+T = TypeVar("T")
 BANNER = re.compile(r"Smyth serving .* on (http://[^\s]+)")
 
 
@@ -31,7 +33,8 @@ def write_project(root: Path, config: str, files: dict[str, str]) -> Path:
     return root
 
 
-def wait_for(condition, timeout: float = 10.0, interval: float = 0.02, message: str = "condition"):
+def wait_for(condition: Callable[[], T], timeout: float = 30.0, interval: float = 0.02,
+             message: str = "condition") -> T:
     """Poll ``condition`` until it returns a truthy value, failing after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:

@@ -14,16 +14,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import textwrap
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import docker
 import docker.errors
 import pytest
+from conftest import wait_for, write_project  # noqa: F401  (one copy of each, re-exported)
 
 HERE = Path(__file__).resolve().parent
 BASE_IMAGE = os.environ.get("SMYTH_BASE_IMAGE", "smyth-test-base:bookworm")
@@ -79,16 +78,6 @@ def labelled(client: docker.DockerClient, project: str) -> tuple[list[str], list
             [n.name for n in client.networks.list(filters=label)])
 
 
-def write_project(root: Path, config: str, files: dict[str, str]) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "pyproject.toml").write_text(textwrap.dedent(config))
-    for name, source in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(source))
-    return root
-
-
 def smyth(project: Path, *args: str, timeout: float = 900,
           check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run the smyth CLI in ``project``; output is kept (stdout and stderr together)."""
@@ -103,19 +92,6 @@ def smyth(project: Path, *args: str, timeout: float = 900,
 
 
 T = TypeVar("T")
-
-
-def wait_for(condition: Callable[[], T], timeout: float = 30.0, interval: float = 0.05,
-             message: str = "condition") -> T:
-    """Poll ``condition`` until it returns a truthy value, failing after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {message}")
-        time.sleep(interval)
 
 
 def gateway_url(client: docker.DockerClient, project: str) -> str:
