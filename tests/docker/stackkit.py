@@ -17,7 +17,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import docker
 import docker.errors
@@ -91,7 +91,6 @@ def smyth(project: Path, *args: str, timeout: float = 900,
     return result
 
 
-T = TypeVar("T")
 
 
 def gateway_url(client: docker.DockerClient, project: str) -> str:
