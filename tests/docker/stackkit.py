@@ -91,8 +91,6 @@ def smyth(project: Path, *args: str, timeout: float = 900,
     return result
 
 
-
-
 def gateway_url(client: docker.DockerClient, project: str) -> str:
     [gateway] = client.containers.list(filters={"label": [f"dev.smyth.project={project}",
                                                           "dev.smyth.role=gateway"]})
