@@ -16,7 +16,6 @@ ROOT = Path("/sys/fs/cgroup")
 
 
 def _counter(path: Path, key: str) -> int | None:
-    # os.read, not Path.read_text: the supervisor reads this before every invocation.
     try:
         fd = os.open(path, os.O_RDONLY)
         try:

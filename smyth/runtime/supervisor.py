@@ -61,6 +61,9 @@ class HandlerProcess:
         self.channel = channel
         self.modules: set[str] = set()
         self.init_ms = 0.0
+        # The cgroup's OOM-kill count when this process became ready: a SIGKILL with a higher
+        # count later was the OOM killer's (one handler process per container in Docker mode).
+        self.oom_kills: int | None = None
 
     @property
     def pid(self) -> int:
@@ -149,6 +152,7 @@ async def spawn(spec: ProcessSpec) -> HandlerProcess | InitFailure:
         return InitFailure(header["error"], set(header.get("modules", ())))
     child.modules = set(header.get("modules", ()))
     child.init_ms = header.get("init_ms", 0.0)
+    child.oom_kills = cgroup.oom_kills()
     return child
 
 
@@ -317,12 +321,8 @@ class Supervisor:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout if timeout else None
         started = loop.time()
-        oom_kills: int | None = None
         try:
             await process.send(header, invocation.body)
-            # Read while the handler works, not before it starts: to tell the OOM killer's
-            # SIGKILL from any other, a count taken within microseconds of the start will do.
-            oom_kills = cgroup.oom_kills()
             while True:
                 remaining = None if deadline is None else max(deadline - loop.time(), 0)
                 reply, body = await process.receive(remaining)
@@ -354,7 +354,7 @@ class Supervisor:
             if not self._stopped:
                 self._start_new()
             # Lambda names an out-of-memory end so; in a container, its cgroup tells us.
-            oom = description == "signal: killed" and cgroup.oom_killed_since(oom_kills)
+            oom = description == "signal: killed" and cgroup.oom_killed_since(process.oom_kills)
             return self._unfinished(invocation,
                                     "Runtime.OutOfMemory" if oom else "Runtime.ExitError",
                                     f"Runtime exited with error: {description}",
