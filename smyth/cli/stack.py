@@ -71,8 +71,10 @@ def up(only: tuple[str, ...], detach: bool, build: bool | None, base_image: str 
     options = workflow.UpOptions(base_image=base_image, build=build, ready_timeout=float(
         os.environ.get("SMYTH_UP_TIMEOUT", workflow.READY_TIMEOUT)), debug_ports=debug,
         debug_wait=debug_wait)
-    # Ctrl-C or SIGTERM at any point from here on takes the stack down again.
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    # Ctrl-C or SIGTERM at any point from here on takes the stack down again. SIGINT is set
+    # explicitly: a shell starting us in the background without job control ignores it, and
+    # Python then never raises KeyboardInterrupt.
+    previous = {sig: signal.signal(sig, _raise_interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         stack = workflow.up(config, options, _echo)
         _banner(config, stack)
@@ -96,7 +98,8 @@ def up(only: tuple[str, ...], detach: bool, build: bool | None, base_image: str 
                   "removes it.")
         _stack_error(exc)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _stop(config: Config, after_error: bool = False) -> None:
