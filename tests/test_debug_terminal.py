@@ -3,9 +3,11 @@ shell in it, and keys typed as a developer types them."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -15,7 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import httpx
 import pexpect
 import pytest
-from conftest import BANNER, wait_for, write_project
+from conftest import BANNER, descendants, wait_for, write_project
 
 PROMPT = "SHELL-READY$ "
 PDB = r"\(Pdb\) "
@@ -60,7 +62,13 @@ class Shell:
         return int(self.run("echo EXIT=$?").split("EXIT=")[-1].split()[0])
 
     def close(self) -> None:
+        # A failed test may leave smyth run in the foreground: end it and its handler
+        # processes too, not only the shell (SIGHUP may be ignored, as under nohup).
+        leftovers = descendants(self.child.pid) if self.child.isalive() else set()
         self.child.close(force=True)
+        for pid in leftovers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture
