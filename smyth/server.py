@@ -10,6 +10,7 @@ import socket
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Generator, Sequence
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -42,6 +43,15 @@ def build_gateway(config: Config, replicas_for: ReplicaFactory) -> Gateway:
 class GatewayServer(uvicorn.Server):
     """uvicorn's server, but a signal ends serving without being raised again afterwards:
     we still have handler processes to stop, then exit 0."""
+
+    def __init__(self, config: uvicorn.Config, on_exit: Callable[[], object] | None = None) -> None:
+        super().__init__(config)
+        self.on_exit = on_exit
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        if self.on_exit is not None:
+            self.on_exit()
 
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
@@ -101,7 +111,7 @@ async def serve(gateway: Gateway, host: str, port: int, *, log_level: str, reloa
         gateway.app(), log_config=log_config(log_level), log_level=log_level.lower(),
         lifespan="off", timeout_graceful_shutdown=GRACE_SECONDS, server_header=False,
         ws="none",  # Lambda proxy integrations are HTTP only: no websockets import at startup
-    ))
+    ), on_exit=lambda: asyncio.get_running_loop().call_soon(gateway.abandon_debugged))
     if banner is not None:
         banner(host, port)
     stop = asyncio.Event()

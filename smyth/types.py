@@ -65,4 +65,7 @@ class Replica(Protocol):
 
     async def stop(self) -> None: ...
 
+    def abandon_debugged(self) -> None:
+        """At shutdown: end an invocation that a debugger holds, instead of waiting on it."""
+
     def status(self) -> dict[str, Any]: ...

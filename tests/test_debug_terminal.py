@@ -155,10 +155,13 @@ def test_ctrl_c_at_the_debugger_prompt_still_leaves_the_terminal_sane(tmp_path, 
     sh.child.expect(PDB)
     # readline has the terminal in its own mode while it waits for a command.
     sh.child.sendintr()
-    sh.prompt(timeout=60)
+    shutdown = sh.prompt(timeout=60)
     assert sh.exit_status() == 0
     assert sh.stty() == before
     wait_for(response.done, 30, message="the stopped request to be let go")
+    # Ended at once with Lambda's error for a killed runtime, not cut off after the grace.
+    assert response.result().status_code == 500
+    assert "ending the invocation held by the debugger" in shutdown
 
 
 def test_handlers_take_turns_at_the_terminal(tmp_path, shell, pool):

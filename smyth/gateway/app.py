@@ -47,6 +47,11 @@ class Gateway:
         await asyncio.gather(*(replica.stop() for replica in self.replicas),
                              return_exceptions=True)
 
+    def abandon_debugged(self) -> None:
+        """Shutting down: a paused debugger must not hold the exit for the grace period."""
+        for replica in self.replicas:
+            replica.abandon_debugged()
+
     async def reload_changed(self, changed: set[str]) -> list[str]:
         """Reload the replicas whose imported files changed; return the handlers reloaded."""
         targets = [replica for replica in self.replicas if replica.watches(changed)]

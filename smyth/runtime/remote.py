@@ -124,6 +124,9 @@ class RemoteReplica:
     def watches(self, changed: set[str]) -> bool:
         return False  # each worker watches its own mount of the project
 
+    def abandon_debugged(self) -> None:
+        """The worker container's own shutdown ends what its debugger holds."""
+
     async def stop(self) -> None:
         self._state = "stopped"
         self._connection.close()

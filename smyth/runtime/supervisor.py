@@ -272,6 +272,16 @@ class Supervisor:
         self._retiring.add(job)
         job.add_done_callback(self._retiring.discard)
 
+    def abandon_debugged(self) -> None:
+        task = self._in_use
+        if self._debugging and task is not None and task.done():
+            process = task.result()
+            if isinstance(process, HandlerProcess):
+                self._stopped = True  # no replacement: we are shutting down
+                logger.warning("%s: shutting down: ending the invocation held by the debugger",
+                               self.name)
+                process.kill()
+
     async def stop(self) -> None:
         self._stopped = True
         current, self._current = self._current, None

@@ -183,7 +183,7 @@ async def serve(settings: WorkerSettings, host: str = "0.0.0.0") -> int:
     server = GatewayServer(uvicorn.Config(  # configures logging, so it comes first
         worker.app(), log_config=log_config("INFO"), log_level="warning", access_log=False,
         lifespan="off", timeout_graceful_shutdown=5, server_header=False,
-    ))
+    ), on_exit=lambda: asyncio.get_running_loop().call_soon(worker.supervisor.abandon_debugged))
     # Serve while the handler imports, so health can say "starting" rather than nothing.
     starting = worker.begin()
     stop = asyncio.Event()
