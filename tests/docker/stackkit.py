@@ -91,6 +91,23 @@ def smyth(project: Path, *args: str, timeout: float = 900,
     return result
 
 
+def stack_config(project: str, handlers: str, name: str = "example") -> str:
+    """A Docker test project's pyproject.toml: no dependencies, a free port, a stack named
+    ``project``, and the given handler tables."""
+    return f"""
+[project]
+name = "{name}"
+version = "0"
+dependencies = []
+
+[tool.smyth]
+port = 0
+
+[tool.smyth.docker]
+project_name = "{project}"
+{handlers}"""
+
+
 def gateway_url(client: docker.DockerClient, project: str) -> str:
     [gateway] = client.containers.list(filters={"label": [f"dev.smyth.project={project}",
                                                           "dev.smyth.role=gateway"]})

@@ -18,6 +18,7 @@ from stackkit import (  # noqa: F401  (fixtures)
     gateway_url,
     project_name,
     smyth,
+    stack_config,
     sweep,
     wait_for,
     workers,
@@ -26,18 +27,7 @@ from stackkit import (  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.docker
 
-CONFIG = """
-[project]
-name = "debug-example"
-version = "0"
-dependencies = []
-
-[tool.smyth]
-port = 0
-
-[tool.smyth.docker]
-project_name = "{project}"
-
+HANDLERS = """
 [tool.smyth.handlers.hello]
 handler_path = "app.hello.handler"
 url_path = "/hello"
@@ -77,7 +67,8 @@ def test_dap_client_stops_in_a_worker_container_with_paths_mapped_to_var_task(
         tmp_path, docker_client, base_image):
     project = project_name("debug")
     port = free_port_pair()
-    root = write_project(tmp_path / "example", CONFIG.format(project=project, port=port),
+    handlers = HANDLERS.replace("{port}", str(port))
+    root = write_project(tmp_path / "example", stack_config(project, handlers, "debug-example"),
                          {"app/__init__.py": "", "app/hello.py": HELLO})
     path = root / "app" / "hello.py"
     line = next(n for n, text in enumerate(path.read_text().splitlines(), 1)

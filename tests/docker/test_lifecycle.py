@@ -18,6 +18,7 @@ from stackkit import (  # noqa: F401  (fixtures)
     labelled,
     project_name,
     smyth,
+    stack_config,
     sweep,
     wait_for,
     write_project,
@@ -25,23 +26,12 @@ from stackkit import (  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.docker
 
-CONFIG = """
-[project]
-name = "lifecycle"
-version = "0"
-dependencies = []
-
-[tool.smyth]
-port = 0
-
-[tool.smyth.docker]
-project_name = "{project}"
-
+HANDLERS = """
 [tool.smyth.handlers.hello]
 handler_path = "app.hello.handler"
-url_path = "/hello/{{name}}"
+url_path = "/hello/{name}"
 memory = 256
-environment = {{ VERSION_TAG = "$LATEST" }}
+environment = { VERSION_TAG = "$LATEST" }
 
 [tool.smyth.handlers.counter]
 handler_path = "app.counter.handler"
@@ -108,7 +98,8 @@ def responses(url: str) -> dict[str, object]:
 def test_down_leaves_nothing_and_the_compose_file_starts_the_same_stack(
         tmp_path, docker_client, base_image):
     project = project_name("compose")
-    root = write_project(tmp_path / "lifecycle", CONFIG.format(project=project), FILES)
+    root = write_project(tmp_path / "lifecycle", stack_config(project, HANDLERS, "lifecycle"),
+                         FILES)
     compose = ["docker-compose", "-f", str(root / ".smyth" / "compose.yaml"), "-p", project]
     try:
         smyth(root, "up", "-d", "--base-image", base_image)
@@ -147,7 +138,7 @@ def _answers(url: str) -> bool:
 def test_foreground_up_streams_logs_and_ctrl_c_removes_the_stack(tmp_path, docker_client,
                                                                  base_image):
     project = project_name("fg")
-    root = write_project(tmp_path / "fg", CONFIG.format(project=project), FILES)
+    root = write_project(tmp_path / "fg", stack_config(project, HANDLERS, "lifecycle"), FILES)
     log = open(tmp_path / "up.log", "w+")  # noqa: SIM115  (closed in the finally below)
     proc = subprocess.Popen([sys.executable, "-m", "smyth", "up", "--base-image", base_image],
                             cwd=root, stdout=log, stderr=subprocess.STDOUT,
@@ -174,7 +165,7 @@ def test_foreground_up_streams_logs_and_ctrl_c_removes_the_stack(tmp_path, docke
 
 def test_an_init_error_fails_up_with_exit_2_naming_the_key(tmp_path, docker_client, base_image):
     project = project_name("broken")
-    config = CONFIG.format(project=project) + """
+    config = stack_config(project, HANDLERS, "lifecycle") + """
 [tool.smyth.handlers.broken]
 handler_path = "app.broken.handler"
 url_path = "/broken"
@@ -195,7 +186,7 @@ url_path = "/broken"
 
 def test_a_replica_that_is_not_ready_in_time_is_named(tmp_path, docker_client, base_image):
     project = project_name("slowinit")
-    config = CONFIG.format(project=project) + """
+    config = stack_config(project, HANDLERS, "lifecycle") + """
 [tool.smyth.handlers.sleepy]
 handler_path = "app.sleepy.handler"
 url_path = "/sleepy"
@@ -220,7 +211,8 @@ url_path = "/sleepy"
 
 def test_no_build_without_the_image_says_what_to_do(tmp_path, docker_client):
     project = project_name("nobuild")
-    root = write_project(tmp_path / "nobuild", CONFIG.format(project=project), FILES)
+    root = write_project(tmp_path / "nobuild", stack_config(project, HANDLERS, "lifecycle"),
+                         FILES)
     try:
         result = smyth(root, "up", "-d", "--no-build", "--base-image", "smyth-none:x",
                        check=False)

@@ -20,6 +20,7 @@ from stackkit import (  # noqa: F401  (fixtures)
     labelled,
     project_name,
     smyth,
+    stack_config,
     sweep,
     wait_for,
     workers,
@@ -28,24 +29,13 @@ from stackkit import (  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.docker
 
-CONFIG = """
-[project]
-name = "stack-example"
-version = "0"
-dependencies = []
-
-[tool.smyth]
-port = 0
-
-[tool.smyth.docker]
-project_name = "{project}"
-
+HANDLERS = """
 [tool.smyth.handlers.hello]
 handler_path = "app.hello.handler"
 url_path = "/hello"
 memory = 256
 cpus = 0.5
-environment = {{ GREETING = "hi $LATEST" }}
+environment = { GREETING = "hi $LATEST" }
 
 [tool.smyth.handlers.counter]
 handler_path = "app.counter.handler"
@@ -108,7 +98,7 @@ FILES = {
 def stack(tmp_path_factory, docker_client, base_image):
     project = project_name("stack")
     root = write_project(tmp_path_factory.mktemp("stack") / "example",
-                         CONFIG.format(project=project), FILES)
+                         stack_config(project, HANDLERS, "stack-example"), FILES)
     try:
         # A fixed port: should Smyth's source change under a shared checkout while this
         # module runs, an `up` rebuilds and replaces the stack, at the same address.
