@@ -19,6 +19,9 @@ import pytest
 
 STARTUP_DEADLINE = 30.0
 T = TypeVar("T")
+# Stress tests run a short mode by default (CI) and their full size with SMYTH_STRESS=full.
+STRESS_FULL = os.environ.get("SMYTH_STRESS", "").lower() == "full"
+FIGURES: list[str] = []  # lines the stress tests report, printed after the session
 BANNER = re.compile(r"Smyth serving .* on (http://[^\s]+)")
 
 
@@ -157,3 +160,21 @@ def smyth_run() -> Iterator:
     for run in started:
         if run.proc.poll() is None:
             run.kill_tree()
+
+
+def stress_size(short: int, full: int) -> int:
+    """How many requests, cycles or examples a stress test runs in this mode."""
+    return full if STRESS_FULL else short
+
+
+@pytest.fixture
+def report() -> Callable[[str], None]:
+    """``report("load: sent 10000, answered 10000, lost 0")``: a figure for the summary."""
+    return FIGURES.append
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001  (pytest's reporter)
+    if FIGURES:
+        terminalreporter.section(f"stress figures ({'full' if STRESS_FULL else 'short'} mode)")
+        for line in FIGURES:
+            terminalreporter.write_line(line)
