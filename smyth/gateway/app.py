@@ -17,6 +17,7 @@ from smyth.gateway import invoke_api
 from smyth.gateway.handler import HandlerRuntime
 from smyth.gateway.http import endpoint
 from smyth.gateway.responses import to_starlette
+from smyth.redact import redact_env
 from smyth.types import Replica
 
 logger = logging.getLogger("smyth.gateway")
@@ -74,7 +75,8 @@ class Gateway:
                     "function_arn": handler.function_arn,
                     "queued": handler.pool.queued,
                     "replicas": [replica.status() for replica in handler.replicas],
-                    "config": dataclasses.asdict(handler.config),
+                    "config": {**dataclasses.asdict(handler.config),  # secrets masked
+                               "environment": redact_env(handler.config.environment)},
                 }
                 for name, handler in self.handlers.items()
             },
