@@ -10,8 +10,6 @@ Where a REST API depends on its settings, Smyth assumes the common ones and says
 
 from __future__ import annotations
 
-import secrets
-import uuid
 from typing import Any, ClassVar
 
 from smyth.events.base import (
@@ -28,10 +26,12 @@ from smyth.events.utils import (
     body_bytes,
     clf_time,
     encode_body,
+    lambda_request_id,
     last_values,
     multi_headers,
     multi_value,
     query_pairs,
+    random_hex,
     single_headers,
     status_code,
     trace_id,
@@ -83,10 +83,10 @@ class RestApiFormat(EventFormat):
             "identity": identity,
             "path": request.path,
             "protocol": f"HTTP/{request.http_version}",
-            "requestId": str(uuid.uuid4()),
+            "requestId": lambda_request_id(),
             "requestTime": clf_time(now),
             "requestTimeEpoch": int(now * 1000),
-            "resourceId": secrets.token_hex(3),
+            "resourceId": random_hex(3),
             "resourcePath": resource,
             "stage": STAGE,
         }
