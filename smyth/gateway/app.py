@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from smyth.config import Config
+from smyth.exceptions import ConfigError
 from smyth.gateway import invoke_api
 from smyth.gateway.handler import HandlerRuntime
 from smyth.gateway.http import endpoint
@@ -67,6 +68,10 @@ class Gateway:
         config = {k: v for k, v in dataclasses.asdict(self.config).items()
                   if k not in ("handlers", "notices")}
         config["path"] = str(self.config.path)
+        try:  # what the env file gave, so a developer sees that it loaded; secrets masked
+            config["env_file_variables"] = redact_env(self.config.env_file_values())
+        except ConfigError:
+            config["env_file_variables"] = None  # deleted since the start
         return {
             "config": config,
             "handlers": {

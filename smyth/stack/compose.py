@@ -7,6 +7,9 @@ as ``$LATEST`` must reach the container as written.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -93,5 +96,16 @@ def write(model: StackModel, path: Path, *, config_path: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     text = render(model, config_path=config_path, compose_path=str(path))
     if not path.is_file() or path.read_text() != text:
-        path.write_text(text)
+        # It holds the real environment values, the env file's included: readable by its
+        # owner only (mkstemp's 0600), and replaced whole, never seen half written.
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".compose-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w") as file:
+                file.write(text)
+            os.replace(temp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+            raise
+    path.chmod(0o600)  # a file written by an older Smyth may be world-readable
     return path
