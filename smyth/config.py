@@ -188,7 +188,11 @@ def _build(cls: type, table: dict[str, Any], file: str, prefix: str, fixed: dict
         try:
             values[key] = _check_type(value, hints[key])
         except TypeError:
-            raise ConfigError(f"must be {_type_name(hints[key])}, not {value!r}", file=file,
+            # A table is an environment: a string given instead may hold a secret, so it is
+            # named by its type, never quoted.
+            shown = repr(value) if get_origin(hints[key]) is not dict else \
+                "a string" if isinstance(value, str) else f"a {type(value).__name__}"
+            raise ConfigError(f"must be {_type_name(hints[key])}, not {shown}", file=file,
                               key=f"{prefix}.{key}") from None
     for f in dataclasses.fields(cls):
         if f.name not in values and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
