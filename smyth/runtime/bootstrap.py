@@ -18,10 +18,10 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from smyth.context import LambdaContext
-from smyth.runtime import debugging, protocol
+from smyth.runtime import debugging, memory, protocol
 from smyth.runtime.output import PrefixedStream, last_bytes, make_prefix, report_line
 
 BOOTED_AT = time.time()  # the interpreter has started and imported us
@@ -74,6 +74,10 @@ def import_handler(handler_path: str) -> Callable[[Any, Any], Any]:
         raise InitError(
             "Runtime.UserCodeSyntaxError", f"Syntax error in module '{module_name}': {exc}", exc
         ) from exc
+    except MemoryError as exc:
+        raise InitError(
+            "Runtime.OutOfMemory", f"Out of memory importing module '{module_name}'", exc
+        ) from exc
     except Exception as exc:
         raise InitError(
             "Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}", exc
@@ -117,6 +121,7 @@ class HandlerProcess:
         self.options = options
         self.name: str = options["name"]
         self.memory = str(options.get("memory", 128))
+        self.memory_limit: memory.MemoryLimit | None = None
         self.root: str = options.get("project_root") or os.getcwd()
         self.handler: Callable[[Any, Any], Any] | None = None
         self.init_ms = 0.0
@@ -161,6 +166,10 @@ class HandlerProcess:
                 debugging.install(self, self.options)
             except debugging.DebuggerError as exc:
                 raise InitError("Runtime.DebuggerError", str(exc), None) from exc
+            if self.options.get("limit_memory"):
+                # Measured now, the runtime's own mappings (a debugger's too) are not the
+                # handler's budget; the handler's imports are, as on Lambda.
+                self.memory_limit = memory.install(int(self.memory))
             self.handler = import_handler(self.options["handler_path"])
         except InitError as exc:
             error = exc.to_error()
@@ -223,6 +232,8 @@ class HandlerProcess:
                          "errorType": "Runtime.MarshalError", "requestId": request_id,
                          "stackTrace": []}
         except Exception as exc:  # noqa: BLE001  (any handler error is the function's error)
+            if isinstance(exc, MemoryError) and self.memory_limit is not None:
+                self.out_of_memory(exc, request_id)  # without the limit, an error like any other
             error = error_object(exc, request_id)
             trace = "".join(error["stackTrace"])
             print(f"[ERROR] {error['errorType']}: {error['errorMessage']}\n"
@@ -247,6 +258,27 @@ class HandlerProcess:
             result_header["modules"] = project_modules(self.root)
         self.request_id = None
         self.send(result_header, payload if error is None else b"")
+
+    def out_of_memory(self, exc: MemoryError, request_id: str) -> NoReturn:
+        """The handler went past ``memory``: as Lambda would have killed it, tell the
+        supervisor (which answers ``Runtime.OutOfMemory`` and starts a fresh process) and end."""
+        traceback.clear_frames(exc.__traceback__)  # the handler's locals: memory to report with
+        assert self.memory_limit is not None
+        try:
+            trace = "".join(error_object(exc, request_id)["stackTrace"])
+            print(f"[ERROR] Runtime.OutOfMemory: MemoryError: the handler went past its memory "
+                  f"size ({self.memory_limit.describe()})\n"
+                  f"Traceback (most recent call last):\n{trace}", end="", file=sys.stderr)
+            self.stderr.flush_partial()
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except MemoryError:  # nothing left even to format the trace
+            os.write(2, b"[ERROR] Runtime.OutOfMemory: MemoryError: the handler went past "
+                        b"its memory size\n")
+        try:
+            self.send({"type": "oom", "request_id": request_id})
+        finally:
+            os._exit(1)
 
     def serve(self) -> None:
         # Buffered: a frame's prefix, header and body usually arrive in one recv, not three.

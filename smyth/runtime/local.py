@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from smyth.config import Config, HandlerConfig
 from smyth.runtime.supervisor import ProcessSpec, Supervisor
 
@@ -25,6 +27,9 @@ def process_spec(config: Config, handler: HandlerConfig, index: int, *, color: i
         init_timeout=None if debug_wait else max(INIT_TIMEOUT, handler.timeout or 0),
         debug_port=debug_port,
         debug_wait=debug_wait,
+        # No container here to hold ``memory``: the process holds itself to it.
+        limit_memory=os.environ.get("SMYTH_MEMORY_LIMIT", "on").strip().lower()
+        not in ("0", "off", "false", "no"),
     )
 
 

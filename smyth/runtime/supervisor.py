@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from smyth.runtime import cgroup
+from smyth.runtime import cgroup, memory
 from smyth.runtime.channel import Channel, open_channel
 from smyth.runtime.output import make_prefix, report_line
 from smyth.types import Invocation, InvocationResult, ReplicaState
@@ -44,6 +44,9 @@ class ProcessSpec:
     debug_port: int | None = None
     debug_host: str = "127.0.0.1"
     debug_wait: bool = False
+    # Enforce ``memory`` as an address-space limit of the process (``smyth run``); in a
+    # container its memory cgroup enforces it instead.
+    limit_memory: bool = False
     python: str = field(default_factory=lambda: sys.executable)
 
 
@@ -117,15 +120,17 @@ async def spawn(spec: ProcessSpec) -> HandlerProcess | InitFailure:
         "fake_coldstart": spec.fake_coldstart, "log_level": spec.log_level,
         "label": spec.label, "color": spec.color, "debug_port": spec.debug_port,
         "debug_host": spec.debug_host, "debug_wait": spec.debug_wait,
+        "limit_memory": spec.limit_memory,
         "spawned_at": time.time(),  # Init Duration counts the interpreter's start-up too
     }
     try:
         # Frozen stdlib modules would hide some of their lines from the debugger.
         flags = ("-X", "frozen_modules=off") if spec.debug_port is not None else ()
+        env = {**memory.ENVIRONMENT, **spec.environment} if spec.limit_memory else spec.environment
         proc = await asyncio.create_subprocess_exec(
             spec.python, *flags, "-m", "smyth.runtime.bootstrap", str(child_sock.fileno()),
             json.dumps(options), pass_fds=(child_sock.fileno(),), cwd=spec.project_root,
-            env=spec.environment, stdin=None, stdout=None, stderr=None,
+            env=env, stdin=None, stdout=None, stderr=None,
         )
     finally:
         child_sock.close()
@@ -345,6 +350,8 @@ class Supervisor:
                                    reply.get("reason", "a debugger stopped it"))
                     continue
                 break
+            if reply["type"] == "oom":  # past its memory limit: the process is ending
+                return await self._crashed(process, invocation, loop.time() - started, oom=True)
         except asyncio.TimeoutError:
             logger.error("%s: RequestId: %s Task timed out after %.2f seconds",
                          self.name, request_id, timeout)
@@ -356,20 +363,7 @@ class Supervisor:
                                     f"Task timed out after {timeout:.2f} seconds",
                                     (timeout or 0.0) * 1000, peak, "timeout")
         except ConnectionError:
-            await process.proc.wait()
-            description = process.exit_description()
-            logger.error("%s: RequestId: %s Error: Runtime exited with error: %s",
-                         self.name, request_id, description)
-            process.kill()
-            if not self._stopped:
-                self._start_new()
-            # Lambda names an out-of-memory end so; in a container, its cgroup tells us.
-            oom = description == "signal: killed" and cgroup.oom_killed_since(process.oom_kills)
-            return self._unfinished(invocation,
-                                    "Runtime.OutOfMemory" if oom else "Runtime.ExitError",
-                                    f"Runtime exited with error: {description}",
-                                    (loop.time() - started) * 1000,
-                                    self.spec.memory if oom else 0, "error")
+            return await self._crashed(process, invocation, loop.time() - started, oom=False)
         finally:
             self._debugging = False
         self._warm = True
@@ -380,6 +374,32 @@ class Supervisor:
             duration_ms=reply.get("duration_ms", 0.0), init_ms=reply.get("init_ms"),
             max_memory_mb=reply.get("max_memory_mb", 0), log=reply.get("log"),
         )
+
+    async def _crashed(self, process: HandlerProcess, invocation: Invocation, elapsed: float,
+                       oom: bool) -> InvocationResult:
+        """The process ended during the invocation: answer as Lambda does, start a new one.
+        ``oom``: the process said it went past its memory limit (``smyth run``)."""
+        request_id = invocation.request_id
+        if oom:
+            process.kill()  # it exits by itself; no need to wait for it to
+            await process.proc.wait()
+            logger.error("%s: RequestId: %s Error: Runtime.OutOfMemory: the handler went past "
+                         "its memory size of %d MB; starting a fresh process", self.name,
+                         request_id, self.spec.memory)
+            description = "signal: killed"  # what Lambda says of the end it gives such a process
+        else:
+            await process.proc.wait()
+            description = process.exit_description()
+            logger.error("%s: RequestId: %s Error: Runtime exited with error: %s",
+                         self.name, request_id, description)
+            process.kill()
+            # Lambda names an out-of-memory end so; in a container, its cgroup tells us.
+            oom = description == "signal: killed" and cgroup.oom_killed_since(process.oom_kills)
+        if not self._stopped:
+            self._start_new()
+        return self._unfinished(invocation, "Runtime.OutOfMemory" if oom else "Runtime.ExitError",
+                                f"Runtime exited with error: {description}", elapsed * 1000,
+                                self.spec.memory if oom else 0, "error")
 
     def _unfinished(self, invocation: Invocation, error_type: str, message: str,
                     duration_ms: float, max_memory_mb: int, status: str) -> InvocationResult:
