@@ -18,7 +18,7 @@ import uvicorn
 from smyth.config import Config, HandlerConfig
 from smyth.gateway.app import Gateway
 from smyth.gateway.handler import build_handler
-from smyth.loop import run_loop, terminal_preserved  # noqa: F401 (part of this module's API)
+from smyth.loop import Shutdown, run_loop, terminal_preserved  # noqa: F401 (part of this module's API)
 from smyth.reload import watch
 from smyth.types import Replica
 
@@ -44,9 +44,13 @@ class GatewayServer(uvicorn.Server):
     """uvicorn's server, but a signal ends serving without being raised again afterwards:
     we still have handler processes to stop, then exit 0."""
 
-    def __init__(self, config: uvicorn.Config, on_exit: Callable[[], object] | None = None) -> None:
+    def __init__(self, config: uvicorn.Config, on_exit: Callable[[], object] | None = None,
+                 shutdown: Shutdown | None = None) -> None:
         super().__init__(config)
         self.on_exit = on_exit
+        self.signals = shutdown
+        if shutdown is not None:  # it owns the signals, from before we existed
+            shutdown.on_signal(lambda sig: self.handle_exit(sig, None))
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         super().handle_exit(sig, frame)
@@ -55,7 +59,7 @@ class GatewayServer(uvicorn.Server):
 
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
-        if threading.current_thread() is not threading.main_thread():
+        if self.signals is not None or threading.current_thread() is not threading.main_thread():
             yield
             return
         signals = (signal.SIGINT, signal.SIGTERM)
@@ -88,40 +92,64 @@ def log_config(level: str) -> dict[str, Any]:
 
 async def serve(gateway: Gateway, host: str, port: int, *, log_level: str, reload: bool,
                 banner: Callable[[str, int], None] | None = None,
-                started: Awaitable[dict[str, dict[str, Any]]] | None = None) -> int:
+                started: Awaitable[dict[str, dict[str, Any]]] | None = None,
+                shutdown: Shutdown | None = None) -> int:
     """Start replicas (unless ``started`` already does: their init errors by handler name),
-    serve until a signal, then shut down in order. Returns an exit code."""
+    serve until a signal, then shut down in order. Returns an exit code.
+
+    A signal at any point, startup included, ends in the same order — stop accepting, let
+    in-flight invocations finish within the grace period, stop every handler process — and
+    exit 0."""
     config = gateway.config
-    failed = await (started if started is not None else gateway.start())
-    if failed:
-        for name, error in failed.items():
-            print(f"smyth: error: {config.path}, key 'tool.smyth.handlers.{name}.handler_path': "
-                  f"{error['errorType']}: {error['errorMessage']}", file=sys.stderr)
-        await gateway.stop()
-        return 2
+    shutdown = shutdown or Shutdown()
+    shutdown.attach()
+    starting = asyncio.ensure_future(started if started is not None else gateway.start())
     try:
-        sock = bind_socket(host, port)
-    except OSError as exc:
-        print(f"smyth: error: cannot listen on {host}:{port}: {exc.strerror}. "
-              "Pick another port with --port (0 picks a free one).", file=sys.stderr)
-        await gateway.stop()
-        return 1
-    port = sock.getsockname()[1]
-    server = GatewayServer(uvicorn.Config(
-        gateway.app(), log_config=log_config(log_level), log_level=log_level.lower(),
-        lifespan="off", timeout_graceful_shutdown=GRACE_SECONDS, server_header=False,
-        ws="none",  # Lambda proxy integrations are HTTP only: no websockets import at startup
-    ), on_exit=lambda: asyncio.get_running_loop().call_soon(gateway.abandon_debugged))
-    if banner is not None:
-        banner(host, port)
-    stop = asyncio.Event()
-    watcher = asyncio.ensure_future(watch(config.root, gateway.reload_changed, stop)) if reload else None
-    try:
-        await server.serve(sockets=[sock])
+        failed = await shutdown.unless_stopped(starting)
+        if failed and any(interrupted(error) for error in failed.values()):
+            # A handler process that died of SIGINT while importing got the terminal's Ctrl-C
+            # (the group's) before it could ignore it: ours is on its way, or already here.
+            shutdown.trigger(signal.SIGINT)
+        if failed is None or shutdown.requested:
+            return 0
+        if failed:
+            for name, error in failed.items():
+                print(f"smyth: error: {config.path}, key 'tool.smyth.handlers.{name}.handler_path': "
+                      f"{error['errorType']}: {error['errorMessage']}", file=sys.stderr)
+            return 2
+        try:
+            sock = bind_socket(host, port)
+        except OSError as exc:
+            print(f"smyth: error: cannot listen on {host}:{port}: {exc.strerror}. "
+                  "Pick another port with --port (0 picks a free one).", file=sys.stderr)
+            return 1
+        port = sock.getsockname()[1]
+        server = GatewayServer(uvicorn.Config(
+            gateway.app(), log_config=log_config(log_level), log_level=log_level.lower(),
+            lifespan="off", timeout_graceful_shutdown=GRACE_SECONDS, server_header=False,
+            ws="none",  # Lambda proxy integrations are HTTP only: no websockets import at startup
+        ), on_exit=gateway.abandon_debugged, shutdown=shutdown)
+        if banner is not None:
+            banner(host, port)
+        stop = asyncio.Event()
+        watcher = asyncio.ensure_future(watch(config.root, gateway.reload_changed, stop)) if reload else None
+        try:
+            await server.serve(sockets=[sock])
+        finally:
+            stop.set()
+            if watcher is not None:
+                with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                    await asyncio.wait_for(watcher, 2)
     finally:
-        stop.set()
-        if watcher is not None:
-            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(watcher, 2)
         await gateway.stop()
+        if not starting.done():  # stopped during startup: the spawns have been stopped too
+            starting.cancel()
+        with contextlib.suppress(BaseException):
+            await starting
     return 0
+
+
+def interrupted(error: dict[str, Any]) -> bool:
+    """Did this init error come from a handler process that SIGINT ended?"""
+    return error.get("errorType") == "Runtime.ExitError" and \
+        str(error.get("errorMessage", "")).endswith("signal: int")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import socket
 from collections.abc import Callable, Sequence
@@ -13,7 +14,7 @@ import click
 from smyth.cli.common import CONFIG_OPTION, fail, load
 from smyth.config import Config, HandlerConfig
 from smyth.exceptions import ConfigError
-from smyth.loop import run_loop, terminal_preserved
+from smyth.loop import Shutdown, run_loop, terminal_preserved
 from smyth.runtime.local import local_replicas
 from smyth.types import Replica
 
@@ -87,6 +88,8 @@ def run(host: str | None, port: int | None, only: tuple[str, ...], log_level: st
         reload: bool | None, debug_names: tuple[str, ...], debug_wait: bool,
         config_path: str | None) -> None:
     """Serve the handlers of [tool.smyth] from local processes."""
+    # From here on SIGINT and SIGTERM mean "stop in order and exit 0", whatever the moment.
+    shutdown = Shutdown().install()
     config = load(config_path, only)
     config.host = host or config.host
     config.port = config.port if port is None else port
@@ -103,8 +106,13 @@ def run(host: str | None, port: int | None, only: tuple[str, ...], log_level: st
 
     replicas = {name: replicas_for(handler, position)
                 for position, (name, handler) in enumerate(config.handlers.items())}
+    if shutdown.requested:  # nothing started yet
+        raise SystemExit(0)
     with terminal_preserved():
-        code = run_loop(start_and_serve(config, replicas, banner(config, debug)))
+        try:
+            code = run_loop(start_and_serve(config, replicas, banner(config, debug), shutdown))
+        finally:
+            shutdown.detach()
     raise SystemExit(code)
 
 
@@ -119,19 +127,24 @@ async def start_replicas(replicas: Sequence[Replica]) -> dict[str, dict[str, Any
 
 
 async def start_and_serve(config: Config, replicas: dict[str, list[Replica]],
-                          show: Callable[[str, int], None]) -> int:
+                          show: Callable[[str, int], None], shutdown: Shutdown) -> int:
     """The handler processes start first; the gateway's own modules (uvicorn, Starlette) load
     in a thread while they import their handlers, so startup takes the longer, not the sum."""
+    shutdown.attach()
     everyone = [replica for group in replicas.values() for replica in group]
     starting = asyncio.ensure_future(start_replicas(everyone))
-    server = await asyncio.to_thread(importlib.import_module, "smyth.server")
     try:
+        server = await asyncio.to_thread(importlib.import_module, "smyth.server")
         gateway = server.build_gateway(config, lambda handler, _: replicas[handler.name])
-    except ConfigError as exc:
+    except BaseException as exc:  # serve() does not take the replicas over: stop them here
         await asyncio.gather(*(replica.stop() for replica in everyone), return_exceptions=True)
         starting.cancel()
+        with contextlib.suppress(BaseException):
+            await starting
+        if not isinstance(exc, ConfigError):
+            raise
         click.echo(f"smyth: error: {exc}", err=True)
         return 2
     return await server.serve(gateway, config.host, config.port,  # type: ignore[no-any-return]
                               log_level=config.log_level, reload=config.reload, banner=show,
-                              started=starting)
+                              started=starting, shutdown=shutdown)

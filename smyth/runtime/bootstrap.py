@@ -7,12 +7,19 @@ so a handler sees its own dependencies and nothing of Smyth's gateway.
 
 from __future__ import annotations
 
+import signal
+
+if __name__ == "__main__":
+    # Ctrl-C reaches the whole process group; the supervisor decides when we stop, so an
+    # in-flight invocation finishes instead of dying with a KeyboardInterrupt. Ignored before
+    # anything else: the imports below take tens of milliseconds, Ctrl-C may come meanwhile.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
 import json
 import logging
 import os
 import random
 import resource
-import signal
 import socket
 import sys
 import time
@@ -298,9 +305,7 @@ def main() -> None:
     fd, options = int(sys.argv[1]), json.loads(sys.argv[2])
     die_with_parent(options["parent_pid"])
     prefer_oom_kill()
-    # Ctrl-C reaches the whole process group; the supervisor decides when we stop,
-    # so an in-flight invocation finishes instead of dying with a KeyboardInterrupt.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # (as at the top, when not run as __main__)
     sock = socket.socket(fileno=fd)
     process = HandlerProcess(sock, options)
     process.setup_output()

@@ -152,6 +152,10 @@ async def spawn(spec: ProcessSpec) -> HandlerProcess | InitFailure:
         return InitFailure({"errorType": "Runtime.ExitError", "requestId": "", "stackTrace": [],
                             "errorMessage": "Runtime exited during init with "
                                             f"{child.exit_description()}"}, set())
+    except asyncio.CancelledError:  # stopped while it starts: it must not outlive us
+        child.kill()
+        await proc.wait()
+        raise
     if header["type"] == "init_error":
         await child.stop()
         return InitFailure(header["error"], set(header.get("modules", ())))
