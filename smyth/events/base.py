@@ -105,6 +105,8 @@ class EventFormat(ABC):
             return json.loads(payload) if payload else None
         except ValueError as exc:
             raise MalformedResponseError(f"result is not JSON: {exc}") from exc
+        except RecursionError:  # deeper than this interpreter's parser goes
+            raise MalformedResponseError("result is nested too deeply to parse") from None
 
     @abstractmethod
     def function_error(self) -> HttpResponse:

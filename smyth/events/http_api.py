@@ -129,7 +129,9 @@ class HttpApiFormat(EventFormat):
     def inferred_body(self, result: Any) -> bytes:
         """The body API Gateway infers from a result without ``statusCode``: a string is the
         body itself (``"Hello"`` → ``Hello``), any other JSON value its text."""
-        return (result if isinstance(result, str) else json.dumps(result)).encode()
+        # A lone surrogate ("\ud800" in the JSON) has no UTF-8 form: it becomes "?".
+        text = result if isinstance(result, str) else json.dumps(result)
+        return text.encode("utf-8", "replace")
 
     def build_response(self, result: Any) -> HttpResponse:
         if is_inferred(result):

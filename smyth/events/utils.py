@@ -126,8 +126,9 @@ def clf_time(now: float) -> str:
 
 def status_code(value: Any) -> int:
     """An HTTP status from a result's ``statusCode``: an integer, or a string of digits."""
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
+    text = value.strip() if isinstance(value, str) else ""
+    if text.isascii() and text.isdigit():  # "²" is a digit to str.isdigit(), not to int()
+        value = int(text)
     if isinstance(value, bool) or not isinstance(value, int) or not 100 <= value <= 599:
         raise MalformedResponseError(f"statusCode must be an integer HTTP status, not {value!r}")
     return value

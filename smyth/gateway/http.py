@@ -7,7 +7,7 @@ import json
 import logging
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from smyth.events.base import SYNC_PAYLOAD_LIMIT, MalformedResponseError
@@ -32,7 +32,10 @@ def endpoint(handler: HandlerRuntime) -> Any:
         length = request.headers.get("content-length")
         if length and length.isdigit() and int(length) > fmt.max_request_body:
             return to_starlette(fmt.request_too_large())
-        body = await request.body()
+        try:
+            body = await request.body()
+        except ClientDisconnect:  # gone before its body arrived: nothing to invoke, no one to tell
+            return Response(status_code=400)
         if len(body) > fmt.max_request_body:
             return to_starlette(fmt.request_too_large())
         request_id = lambda_request_id()

@@ -21,7 +21,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
@@ -48,6 +48,8 @@ RIE_NAME = "function"  # RIE serves /2015-03-31/functions/function/invocations o
 FUNCTION_NAME = re.compile(
     r"^(?:arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\d{12}:function:|\d{12}:function:)?"
     r"(?P<name>[^:/]+)(?::(?P<qualifier>\$LATEST|[A-Za-z0-9_-]+))?$")
+
+QUALIFIER = re.compile(r"[a-zA-Z0-9$_-]{0,128}")
 
 _background: set[asyncio.Task[None]] = set()
 
@@ -91,6 +93,10 @@ def resolve(gateway: Gateway, name: str, qualifier: str | None) -> tuple[Handler
     if not found and match and match["name"] == RIE_NAME and len(handlers) == 1:
         found = handlers[0]  # the Runtime Interface Emulator's one function, for RIE users
     derived = match["qualifier"] if match else None
+    if qualifier is not None and not QUALIFIER.fullmatch(qualifier):
+        raise ServiceError(400, "ValidationException", "1 validation error detected: Value "
+                           f"{qualifier!r} at 'qualifier' failed to satisfy constraint: Member "
+                           "must satisfy regular expression pattern: (|[a-zA-Z0-9$_-]+)")
     if derived and qualifier and derived != qualifier:
         raise ServiceError(400, "InvalidParameterValueException", "The derived qualifier from "
                            "the function name does not match the specified qualifier.")
@@ -137,17 +143,27 @@ async def read_payload(request: Request, limit: int, operation: str) -> bytes:
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > limit:
         raise too_large
-    body = await request.body()
+    try:
+        body = await request.body()
+    except ClientDisconnect:
+        raise ServiceError(400, "InvalidRequestContentException", "The client disconnected "
+                           "before sending the whole request body") from None
     if len(body) > limit:
         raise too_large
     if not body.strip():
         return b""  # no payload: the handler gets {}, as from `aws lambda invoke` without one
     try:
-        json.loads(body)
-    except ValueError as exc:
+        json.loads(body, parse_constant=not_json)
+    except (ValueError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
         raise ServiceError(400, "InvalidRequestContentException", "Could not parse request "
-                           f"body into json: {exc}") from None
+                           f"body into json: {reason}") from None
     return body
+
+
+def not_json(constant: str) -> Any:
+    """NaN and Infinity: Python's json reads them, JSON (and Lambda) does not."""
+    raise ValueError(f"{constant} is not a JSON value")
 
 
 async def handle(gateway: Gateway, request: Request) -> Response:
