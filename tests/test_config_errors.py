@@ -68,12 +68,6 @@ CASES = {
         handler_path = "app.nothere"
         url_path = "/a"
         """, ["tool.smyth.handlers.a.handler_path", "Handler 'nothere' missing on module 'app'"]),
-    "module raising at import": (
-        """
-        [tool.smyth.handlers.a]
-        handler_path = "broken.handler"
-        url_path = "/a"
-        """, ["tool.smyth.handlers.a.handler_path", "ZeroDivisionError"]),
     "strategy path that does not import": (
         """
         [tool.smyth.handlers.a]
