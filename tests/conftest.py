@@ -173,7 +173,7 @@ def report() -> Callable[[str], None]:
     return FIGURES.append
 
 
-def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001  (pytest's reporter)
+def pytest_terminal_summary(terminalreporter) -> None:
     if FIGURES:
         terminalreporter.section(f"stress figures ({'full' if STRESS_FULL else 'short'} mode)")
         for line in FIGURES:
