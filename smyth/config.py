@@ -24,12 +24,14 @@ else:  # pragma: no cover
 
 EVENT_FORMATS = ("http-api", "rest-api", "function-url", "alb")
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG", "TRACE")
-# Key names of later versions of the original smyth, accepted with a notice.
+# Earlier key names, accepted with a notice: those of later versions of the original smyth,
+# and Smyth's own earlier names.
 ALIASES = {
     "event_data_function_path": "event_data_generator_path",
     "context_data_function_path": "context_data_generator_path",
     "strategy_generator_path": "dispatch_strategy_path",
     "env": "environment",
+    "queue_size": "max_queue",
 }
 
 
@@ -50,7 +52,7 @@ class HandlerConfig:
     cpus: float | None = None
     event_format: str = "http-api"
     alb_multi_value_headers: bool = False
-    queue_size: int = 100
+    max_queue: int = 100
     debug: bool = False
     debug_port: int | None = None
 
@@ -223,8 +225,8 @@ def _validate_handler(handler: HandlerConfig, file: str) -> None:
                              f"{', '.join(EVENT_FORMATS)}" + (f" (did you mean {hint[0]!r}?)" if hint else ""))
     if handler.log_level.upper() not in LOG_LEVELS:
         fail("log_level", f"must be one of {', '.join(LOG_LEVELS)}")
-    if handler.queue_size < 0:
-        fail("queue_size", "must be 0 or more")
+    if handler.max_queue < 0:
+        fail("max_queue", "must be 0 or more")
     if handler.cpus is not None and handler.cpus <= 0:
         fail("cpus", "must be more than 0")
 

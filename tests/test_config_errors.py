@@ -75,6 +75,20 @@ CASES = {
         url_path = "/a"
         dispatch_strategy_path = "nowhere.Strategy"
         """, ["tool.smyth.handlers.a.dispatch_strategy_path", "nowhere"]),
+    "negative max_queue": (
+        """
+        [tool.smyth.handlers.a]
+        handler_path = "app.handler"
+        url_path = "/a"
+        max_queue = -1
+        """, ["tool.smyth.handlers.a.max_queue", "must be 0 or more"]),
+    "negative max_queue under its old name": (
+        """
+        [tool.smyth.handlers.a]
+        handler_path = "app.handler"
+        url_path = "/a"
+        queue_size = -1
+        """, ["tool.smyth.handlers.a.max_queue", "must be 0 or more"]),
     "unknown event format": (
         """
         [tool.smyth.handlers.a]
@@ -144,8 +158,11 @@ def test_old_key_names_work_with_a_notice(tmp_path, smyth_run):
         handler_path = "app.handler"
         url_path = "/a"
         env = { COLOUR = "blue" }
+        queue_size = 7
         """, {"app.py": "import os\ndef handler(e, c):\n    return os.environ['COLOUR']\n"})
     run = smyth_run(project)
     with run.client() as client:
         assert client.get("/a").text == "blue"
     assert "tool.smyth.handlers.a.env is now called 'environment'" in run.output
+    assert "tool.smyth.handlers.a.queue_size is now called 'max_queue'" in run.output
+    assert run.status()["handlers"]["a"]["config"]["max_queue"] == 7

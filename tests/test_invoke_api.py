@@ -58,7 +58,7 @@ def big(event, context):
 """
 
 HANDLERS = {"echo": "", "exact": "", "fail": "", "chatty": "", "slow": "timeout = 1",
-            "record": "", "block": "queue_size = 0", "big": ""}
+            "record": "", "block": "max_queue = 0", "big": ""}
 
 
 @pytest.fixture(scope="module")

@@ -202,25 +202,31 @@ def test_exception_is_an_error_response_not_a_crash(tmp_path, smyth_run):
     assert "Runtime.MarshalError" in run.output
 
 
-def test_full_queue_is_throttled_with_429(tmp_path, smyth_run):
+def test_past_max_queue_429_at_once_and_the_gateway_stays_healthy(tmp_path, smyth_run):
     project = write_project(tmp_path / "p", """
         [tool.smyth.handlers.q]
-        handler_path = "app.handler"
+        handler_path = "app.blocked"
         url_path = "/q"
-        queue_size = 1
+        concurrency = 2
+        max_queue = 3
+        [tool.smyth.handlers.other]
+        handler_path = "app.free"
+        url_path = "/other"
         """, {"app.py": """
         import os, time
-        def handler(event, context):
+        def blocked(event, context):
             while not os.path.exists("release"):
                 time.sleep(0.01)
-            return "done"
+            return event["queryStringParameters"]["id"]
+        def free(event, context):
+            return "free"
         """})
     run = smyth_run(project)
+    held = 2 + 3  # both replicas busy, then max_queue requests waiting
 
-    async def scenario() -> tuple[list[httpx.Response], httpx.Response]:
+    async def scenario() -> tuple[list[httpx.Response], list[httpx.Response],
+                                  list[httpx.Response], list[httpx.Response]]:
         async with httpx.AsyncClient(base_url=run.url, timeout=60) as client:
-            first = asyncio.ensure_future(client.get("/q"))
-
             async def until(predicate) -> None:
                 for _ in range(1000):
                     status = (await client.get("/__/status")).json()["handlers"]["q"]
@@ -229,15 +235,40 @@ def test_full_queue_is_throttled_with_429(tmp_path, smyth_run):
                     await asyncio.sleep(0.01)
                 raise AssertionError("status never reached the expected state")
 
-            await until(lambda s: s["replicas"][0]["state"] == "busy")
-            second = asyncio.ensure_future(client.get("/q"))
-            await until(lambda s: s["queued"] == 1)
-            third = await client.get("/q")
-            (project / "release").write_text("")
-            return list(await asyncio.gather(first, second)), third
+            def busy(status: dict) -> int:
+                return sum(r["state"] == "busy" for r in status["replicas"])
 
-    served, throttled = asyncio.run(scenario())
-    assert [r.text for r in served] == ["done", "done"]
-    assert throttled.status_code == 429
-    assert throttled.headers["x-amzn-errortype"] == "TooManyRequestsException"
-    assert json.loads(throttled.text) == {"message": "Too Many Requests"}
+            first = [asyncio.ensure_future(client.get("/q", params={"id": str(n)}))
+                     for n in range(2)]
+            await until(lambda s: busy(s) == 2)
+            queued = [asyncio.ensure_future(client.get("/q", params={"id": str(n)}))
+                      for n in range(2, held)]
+            await until(lambda s: s["queued"] == 3)
+            # The handler cannot return before "release" exists, which is only written below:
+            # these answers came back while every replica was held, none waited for one (a
+            # throttled request put in the queue instead would time out, failing the test).
+            throttled = list(await asyncio.gather(
+                *(client.get("/q", params={"id": f"x{n}"}, timeout=20) for n in range(4))))
+            after = (await client.get("/__/status")).json()["handlers"]["q"]
+            assert (busy(after), after["queued"]) == (2, 3)  # the throttled ones left no trace
+            healthy = [await client.get("/other")]  # another handler is served meanwhile
+            (project / "release").write_text("")
+            served = list(await asyncio.gather(*first, *queued))
+            # Drained: as many new requests at once as replicas plus max_queue all succeed.
+            again = list(await asyncio.gather(
+                *(client.get("/q", params={"id": f"again{n}"}) for n in range(held))))
+            healthy.append(await client.get("/other"))
+            return served, throttled, again, healthy
+
+    served, throttled, again, healthy = asyncio.run(scenario())
+    for response in throttled:
+        assert response.status_code == 429
+        assert response.headers["x-amzn-errortype"] == "TooManyRequestsException"
+        assert response.headers["content-type"] == "application/json"
+        assert json.loads(response.text) == {"message": "Too Many Requests"}
+    assert [(r.status_code, r.text) for r in served] == [(200, str(n)) for n in range(held)]
+    assert [(r.status_code, r.text) for r in again] == [(200, f"again{n}") for n in range(held)]
+    assert [(r.status_code, r.text) for r in healthy] == [(200, "free")] * 2
+    assert run.status()["handlers"]["q"]["queued"] == 0
+    assert run.proc.poll() is None
+    assert "requests are waiting (max_queue)" in run.output

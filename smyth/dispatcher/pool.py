@@ -13,11 +13,11 @@ from smyth.types import Invocation, InvocationResult, Replica
 
 class ReplicaPool:
     def __init__(self, handler_name: str, replicas: Sequence[Replica], strategy: DispatchStrategy,
-                 queue_size: int) -> None:
+                 max_queue: int) -> None:
         self.handler_name = handler_name
         self.replicas = list(replicas)
         self.strategy = strategy
-        self.queue_size = queue_size
+        self.max_queue = max_queue
         self._waiters: deque[asyncio.Future[Replica]] = deque()
 
     @property
@@ -30,10 +30,10 @@ class ReplicaPool:
             replica = self.strategy.select(idle)
             replica.busy = True
             return replica
-        if len(self._waiters) >= self.queue_size:
+        if len(self._waiters) >= self.max_queue:
             raise QueueFullError(
                 f"{self.handler_name}: all {len(self.replicas)} replicas are busy and "
-                f"{len(self._waiters)} requests are waiting (queue_size)")
+                f"{len(self._waiters)} requests are waiting (max_queue)")
         waiter: asyncio.Future[Replica] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         try:

@@ -70,7 +70,7 @@ def build_handler(config: Config, handler: HandlerConfig, replicas: Sequence[Rep
     return HandlerRuntime(
         config=handler,
         pool=ReplicaPool(handler.name, replicas, strategy_cls(handler.name, replicas),
-                         handler.queue_size),
+                         handler.max_queue),
         event_format=get_format(handler.event_format, options),
         event_generator=adapt_arity(_load(config, handler, "event_data_generator_path"), 2),
         context_generator=adapt_arity(_load(config, handler, "context_data_generator_path"), 3),
