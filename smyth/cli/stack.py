@@ -75,8 +75,11 @@ def up(only: tuple[str, ...], detach: bool, build: bool | None, base_image: str 
     # explicitly: a shell starting us in the background without job control ignores it, and
     # Python then never raises KeyboardInterrupt.
     previous = {sig: signal.signal(sig, _raise_interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    locked = False
     try:
-        stack = workflow.up(config, options, _echo)
+        with workflow.project_lock(config, _echo):
+            locked = True  # from here on, an interrupted up has started things: stop them
+            stack = workflow.up(config, options, _echo)
         _banner(config, stack)
         for name, first in debug.items():  # replica i publishes first + i
             last = first + config.handlers[name].concurrency - 1
@@ -87,6 +90,9 @@ def up(only: tuple[str, ...], detach: bool, build: bool | None, base_image: str 
             containers = engine.containers(stack.client, stack.model.project)
             logs.follow(containers, click.echo, threading.Event(), color=sys.stdout.isatty())
     except (KeyboardInterrupt, _Interrupted):
+        if not locked:  # interrupted while waiting for another up/down: we started nothing
+            _echo("Interrupted while waiting; nothing was started")
+            raise SystemExit(130) from None
         _stop(config)
     except ConfigError as exc:
         fail(str(exc))
@@ -107,7 +113,8 @@ def _stop(config: Config, after_error: bool = False) -> None:
     try:
         project = project_name(config)
         _echo(f"Stopping stack {project}")
-        workflow.down(engine.connect(), project)
+        with workflow.project_lock(config, _echo):
+            workflow.down(engine.connect(), project)
     except StackError as exc:
         if not after_error:
             _stack_error(exc)
@@ -131,7 +138,8 @@ def down(config_path: str | None) -> None:
     config = load(config_path)
     try:
         project = project_name(config)
-        containers, networks = workflow.down(engine.connect(), project)
+        with workflow.project_lock(config, _echo):
+            containers, networks = workflow.down(engine.connect(), project)
     except ConfigError as exc:
         fail(str(exc))
     except StackError as exc:

@@ -6,9 +6,11 @@ These are also what a benchmark or a test calls to bring a stack up and down.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -36,6 +38,7 @@ from smyth.stack.model import (
 
 READY_TIMEOUT = 120.0
 STATE_DIR = ".smyth"
+LOCK_FILE = "lock"
 Output = Callable[[str], None]
 
 
@@ -64,6 +67,33 @@ class Stack:
     built: bool
     compose_file: Path
     client: docker.DockerClient
+
+
+@contextlib.contextmanager
+def project_lock(config: Config, out: Output) -> Generator[None, None, None]:
+    """One ``smyth up`` or ``down`` at a time on a project: two at once would both create
+    the network and the containers. The second waits for the first (an exclusive flock on
+    ``.smyth/lock``, which the kernel releases however its holder ends)."""
+    state = config.root / STATE_DIR
+    try:
+        state.mkdir(exist_ok=True)
+        if not (state / ".gitignore").exists():
+            (state / ".gitignore").write_text("*\n")
+        lock = open(state / LOCK_FILE, "a")  # noqa: SIM115  (closed below)
+    except OSError:  # a read-only project: go on without the lock
+        yield
+        return
+    with lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            out("Waiting for another smyth up/down on this project to finish "
+                f"(it holds {state / LOCK_FILE})")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def plan(config: Config, options: UpOptions) -> tuple[StackModel, Path]:
