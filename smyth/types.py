@@ -33,6 +33,7 @@ class InvocationResult:
     max_memory_mb: int = 0
     log: str | None = None  # the invocation's log, last 4 KB, when asked for
     replica: str = ""
+    init_failed: bool = False  # the handler never initialised: the error is its init error
 
     @property
     def ok(self) -> bool:

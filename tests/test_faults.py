@@ -289,20 +289,21 @@ def test_import_failure_at_start_leaves_the_gateway_up_until_the_file_is_fixed(
     run = smyth_run(root)  # starts: the gateway never dies of a handler's import
     [replica] = run.status()["handlers"]["broken"]["replicas"]
     assert replica["state"] == "failed"
-    assert replica["init_error"]["errorType"] == "Runtime.ImportModuleError"
+    # Lambda's runtime reports an exception at import under its own class and message.
+    assert replica["init_error"]["errorType"] == "KeyError"
 
     with run.client() as client:
         response = client.get("/broken")
         assert response.status_code == 500
         body = response.json()
         assert body["message"] == "Internal Server Error"
-        assert body["errorType"] == "Runtime.ImportModuleError"
-        assert body["errorMessage"] == "Unable to import module 'broken': 'DATABASE_URL'"
+        assert (body["errorType"], body["errorMessage"]) == ("KeyError", "'DATABASE_URL'")
         # The Invoke API gives the whole error: the exception and the file it came from.
         invoked = client.post("/2015-03-31/functions/broken/invocations", json={})
         assert invoked.headers["x-amz-function-error"] == "Unhandled"
+        assert invoked.json()["errorType"] == "KeyError"
         trace = "".join(invoked.json()["stackTrace"])
-        assert "KeyError: 'DATABASE_URL'" in trace and f'{root / "broken.py"}", line 4' in trace
+        assert f'{root / "broken.py"}", line 4' in trace and "bootstrap.py" not in trace
         assert client.get("/good").json() == {"good": True}
         needs = client.get("/needs").json()  # a missing dependency: the code's, not a typo
         assert (needs["errorType"], needs["errorMessage"]) == (

@@ -19,10 +19,6 @@ from smyth.types import Invocation, InvocationResult
 
 logger = logging.getLogger("smyth.gateway")
 
-# Init failures are named in the response so that a syntax error shows where you look;
-# other function errors answer exactly as API Gateway does and are explained in the log.
-INIT_ERRORS = ("Runtime.UserCodeSyntaxError", "Runtime.ImportModuleError", "Runtime.HandlerNotFound",
-               "Runtime.InitTimeout")
 
 
 def endpoint(handler: HandlerRuntime) -> Any:
@@ -66,8 +62,9 @@ def endpoint(handler: HandlerRuntime) -> Any:
             logger.error("%s: RequestId %s failed: %s: %s", handler.name, request_id,
                          error.get("errorType"), error.get("errorMessage"))
             response = to_starlette(fmt.function_error())
-            if error.get("errorType") in INIT_ERRORS and \
-                    response.headers.get("content-type") == "application/json":
+            # An init failure is named in the response, so that a syntax error shows where
+            # you look; other function errors answer exactly as API Gateway does.
+            if result.init_failed and response.headers.get("content-type") == "application/json":
                 data = json.loads(bytes(response.body))
                 data.update(errorType=error["errorType"], errorMessage=error["errorMessage"])
                 return json_error(response.status_code, data)

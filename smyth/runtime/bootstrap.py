@@ -85,10 +85,15 @@ def import_handler(handler_path: str) -> Callable[[Any, Any], Any]:
         raise InitError(
             "Runtime.OutOfMemory", f"Out of memory importing module '{module_name}'", exc
         ) from exc
-    except Exception as exc:
+    except ImportError as exc:
         raise InitError(
             "Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}", exc
         ) from exc
+    except Exception as exc:
+        # Any other exception at import keeps its own class and message, as Lambda's
+        # runtime reports it (build_fault_result in awslambdaric).
+        raise InitError(type(exc).__name__, str(exc), exc,
+                        trace=error_object(exc, None)["stackTrace"]) from exc
     handler = getattr(module, function_name, None)
     if module is None or handler is None:
         raise InitError(
@@ -100,13 +105,16 @@ def import_handler(handler_path: str) -> Callable[[Any, Any], Any]:
 
 
 class InitError(Exception):
-    def __init__(self, error_type: str, message: str, cause: BaseException | None) -> None:
+    def __init__(self, error_type: str, message: str, cause: BaseException | None,
+                 trace: list[str] | None = None) -> None:
         super().__init__(message)
         self.error_type = error_type
         self.cause = cause
+        self.trace = trace
 
     def to_error(self) -> dict[str, Any]:
-        trace = traceback.format_exception(self.cause) if self.cause else []
+        trace = self.trace if self.trace is not None else \
+            traceback.format_exception(self.cause) if self.cause else []
         return {"errorMessage": str(self), "errorType": self.error_type, "requestId": "",
                 "stackTrace": trace}
 

@@ -314,7 +314,8 @@ class Supervisor:
             process = await asyncio.shield(task)
             if isinstance(process, InitFailure):
                 error = dict(process.error, requestId=invocation.request_id)
-                return InvocationResult(invocation.request_id, b"", error, replica=self.name)
+                return InvocationResult(invocation.request_id, b"", error, replica=self.name,
+                                        init_failed=True)
         self._in_use = task
         try:
             result = await self._run(process, invocation)

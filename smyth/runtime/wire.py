@@ -95,6 +95,7 @@ def read_result(request_id: str, headers: Mapping[str, str], body: bytes) -> Inv
         max_memory_mb=int(headers.get(MAX_MEMORY, 0)),
         log=base64.b64decode(log).decode("utf-8", "replace") if log else None,
         replica=headers.get(REPLICA, ""),
+        init_failed=error is not None and headers.get(STATE) == "failed",
     )
 
 
