@@ -20,7 +20,6 @@ from smyth.types import Invocation, InvocationResult
 logger = logging.getLogger("smyth.gateway")
 
 
-
 def endpoint(handler: HandlerRuntime) -> Any:
     fmt = handler.event_format
 
