@@ -85,19 +85,14 @@ def startup(report: Report, projects: Projects, settings: Settings, logs: Path) 
 
 
 # -- the request path ------------------------------------------------------------------
-def latency(report: Report, smyth: Server, uvicorn: Server, settings: Settings,
-            projects: Projects, logs: Path) -> None:
+def latency(report: Report, smyth: Server, uvicorn: Server, relay: Server,
+            settings: Settings) -> None:
     report.section("warm latency: sequential requests on one keep-alive connection")
     n = settings.latency_requests
-    port = free_port()
-    with Server("relay", uvicorn_command(port, app="relay:app"), projects.baseline, port,
-                logs) as relay:
-        relay.wait_ok("/c1")
-        load(f"http://127.0.0.1:{port}/c1", requests=200)
-        runs = interleaved({"uvicorn": f"http://127.0.0.1:{uvicorn.port}/c1",
-                            "smyth": f"http://127.0.0.1:{smyth.port}/c1",
-                            "floor": f"http://127.0.0.1:{port}/c1"},
-                           settings.rounds, requests=n // settings.rounds)
+    runs = interleaved({"uvicorn": f"http://127.0.0.1:{uvicorn.port}/c1",
+                        "smyth": f"http://127.0.0.1:{smyth.port}/c1",
+                        "floor": f"http://127.0.0.1:{relay.port}/c1"},
+                       settings.rounds, requests=n // settings.rounds)
     base, ours, floor = (merged_latency(runs[k]) for k in ("uvicorn", "smyth", "floor"))
     errors = int(base["errors"] + ours["errors"])
     note = (f"{n} requests each, in {settings.rounds} turns; errors: smyth {ours['errors']}, "
@@ -105,23 +100,28 @@ def latency(report: Report, smyth: Server, uvicorn: Server, settings: Settings,
     report.add(ratio_at_most(Row("warm latency p50", ours["p50_us"], "us", base["p50_us"],
                                  errors=errors, note=note), 2.0))
     report.add(ratio_at_most(Row("warm latency p99", ours["p99_us"], "us", base["p99_us"]), 3.0))
-    report.add(Row("  floor: bare relay to a child, p50", floor["p50_us"], "us", base["p50_us"],
+    report.add(Row(f"  {FLOOR}, p50", floor["p50_us"], "us", base["p50_us"],
                    note="the least a gateway + handler process can cost here (bench/relay.py)"))
-    report.add(Row("  floor: bare relay to a child, p99", floor["p99_us"], "us", base["p99_us"]))
+    report.add(Row(f"  {FLOOR}, p99", floor["p99_us"], "us", base["p99_us"]))
 
 
+FLOOR = "floor: bare relay to a child"
 THROUGHPUT_TARGETS = {(1, 4): 0.30, (1, 16): 0.30, (4, 16): 0.40}
 
 
-def throughput(report: Report, smyth: Server, uvicorn: Server, settings: Settings) -> None:
+def throughput(report: Report, smyth: Server, uvicorn: Server, relay: Server,
+               settings: Settings) -> None:
     seconds = settings.throughput_seconds / settings.rounds
     report.section(f"requests/s: N clients, each one request at a time, "
                    f"{settings.rounds} turns of {seconds:.0f} s each (median)")
     for clients in (1, 4, 16):
-        runs = interleaved({"uvicorn": f"http://127.0.0.1:{uvicorn.port}/c1",
-                            "c1": f"http://127.0.0.1:{smyth.port}/c1",
-                            "c4": f"http://127.0.0.1:{smyth.port}/c4"},
-                           settings.rounds, clients=clients, seconds=seconds)
+        urls = {"uvicorn": f"http://127.0.0.1:{uvicorn.port}/c1",
+                "c1": f"http://127.0.0.1:{smyth.port}/c1",
+                "c4": f"http://127.0.0.1:{smyth.port}/c4"}
+        # The relay floor beside each target: what the process hop alone leaves of uvicorn.
+        floors = [c for c in (1, 4) if (c, clients) in THROUGHPUT_TARGETS]
+        urls.update({f"floor{c}": f"http://127.0.0.1:{relay.port}/c{c}" for c in floors})
+        runs = interleaved(urls, settings.rounds, clients=clients, seconds=seconds)
         base = merged_rps(runs["uvicorn"])
         for concurrency in (1, 4):
             ours = merged_rps(runs[f"c{concurrency}"])
@@ -137,16 +137,20 @@ def throughput(report: Report, smyth: Server, uvicorn: Server, settings: Setting
                 detail = {k: v for k, v in ours.items() if k != "rps"}
                 row.note = f"smyth errors: {detail}; uvicorn errors: {base['errors']}"
             report.add(row)
+            if concurrency in floors:
+                floor = merged_rps(runs[f"floor{concurrency}"])
+                report.add(Row(f"  floor: bare relay, c{concurrency}, {clients} clients",
+                               floor["rps"], "rps", base["rps"]))
 
 
-def warm_up(smyth: Server, uvicorn: Server) -> None:
+def warm_up(smyth: Server, uvicorn: Server, relay: Server) -> None:
     """Every replica warm and every server past its first requests before measuring."""
     for concurrency in (1, 4):
         load(f"http://127.0.0.1:{smyth.port}/c{concurrency}", clients=8, seconds=0.5)
+        load(f"http://127.0.0.1:{relay.port}/c{concurrency}", clients=8, seconds=0.5)
     load(f"http://127.0.0.1:{uvicorn.port}/c1", clients=8, seconds=0.5)
 
 
-# -- memory --------------------------------------------------------------------------
 def reference_rss(root: Path, module: str) -> float:
     proc = subprocess.Popen([PYTHON, "-c", reference_script(root, module)], cwd=root,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)

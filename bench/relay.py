@@ -36,11 +36,13 @@ def child(sock: socket.socket) -> None:
         sock.sendall(PREFIX.pack(len(body)) + body)
 
 
-parent_sock, child_sock = socket.socketpair()
-if os.fork() == 0:
-    parent_sock.close()
-    child(child_sock)
-child_sock.close()
+def spawn() -> socket.socket:
+    parent_sock, child_sock = socket.socketpair()
+    if os.fork() == 0:
+        parent_sock.close()
+        child(child_sock)
+    child_sock.close()
+    return parent_sock
 
 
 class Relay(asyncio.Protocol):
@@ -62,22 +64,37 @@ class Relay(asyncio.Protocol):
                 self.waiter.set_result(body)
 
 
-relay: Relay | None = None
-lock = asyncio.Lock()
+class Pool:
+    """Children that serve one request at a time each; a request waits for a free one."""
+
+    def __init__(self, size: int) -> None:
+        self.socks = [spawn() for _ in range(size)]
+        self.free: asyncio.Queue[Relay] | None = None
+
+    async def relay(self, event: bytes) -> bytes:
+        loop = asyncio.get_running_loop()
+        if self.free is None:
+            self.free = asyncio.Queue()
+            for sock in self.socks:
+                self.free.put_nowait((await loop.create_connection(Relay, sock=sock))[1])
+        relay = await self.free.get()
+        try:
+            assert relay.transport is not None
+            relay.waiter = loop.create_future()
+            relay.transport.write(PREFIX.pack(len(event)) + event)
+            return await relay.waiter
+        finally:
+            self.free.put_nowait(relay)
+
+
+# The benchmark's two handlers: /c1 with one child, /c4 with four.
+POOLS = {"/c1": Pool(1), "/c4": Pool(4)}
 
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    global relay
     if scope["type"] != "http":
         return
-    loop = asyncio.get_running_loop()
-    async with lock:  # one invocation at a time, as a replica
-        if relay is None:
-            _, relay = await loop.create_connection(Relay, sock=parent_sock)
-        assert relay.transport is not None
-        relay.waiter = loop.create_future()
-        relay.transport.write(PREFIX.pack(len(EVENT)) + EVENT)
-        body = await relay.waiter
+    body = await POOLS[scope["path"]].relay(EVENT)
     await send({"type": "http.response.start", "status": 200,
                 "headers": [(b"content-type", b"application/json"),
                             (b"content-length", str(len(body)).encode())]})

@@ -50,17 +50,20 @@ SECTIONS = ("startup", "latency", "throughput", "memory", "reload")
 def request_path(report: Report, projects: Projects, settings: figures.Settings, logs: Path,
                  sections: set[str]) -> None:
     """Latency, throughput, memory and reload on one long-running pair of servers."""
-    smyth_port, uvicorn_port = free_port(), free_port()
+    smyth_port, uvicorn_port, relay_port = free_port(), free_port(), free_port()
     with Server("smyth", smyth_command(smyth_port), projects.smyth, smyth_port, logs) as smyth, \
             Server("uvicorn", uvicorn_command(uvicorn_port), projects.baseline, uvicorn_port,
-                   logs) as uvicorn:
+                   logs) as uvicorn, \
+            Server("relay", uvicorn_command(relay_port, app="relay:app"), projects.baseline,
+                   relay_port, logs) as relay:
         smyth.wait_ok("/c4")
         uvicorn.wait_ok("/c1")
-        figures.warm_up(smyth, uvicorn)
+        relay.wait_ok("/c4")
+        figures.warm_up(smyth, uvicorn, relay)
         if "latency" in sections:
-            figures.latency(report, smyth, uvicorn, settings, projects, logs)
+            figures.latency(report, smyth, uvicorn, relay, settings)
         if "throughput" in sections:
-            figures.throughput(report, smyth, uvicorn, settings)
+            figures.throughput(report, smyth, uvicorn, relay, settings)
         if "memory" in sections:
             figures.memory(report, smyth, uvicorn, projects)
         if "reload" in sections:
