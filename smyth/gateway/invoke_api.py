@@ -47,7 +47,7 @@ RIE_NAME = "function"  # RIE serves /2015-03-31/functions/function/invocations o
 # each with an optional :qualifier.
 FUNCTION_NAME = re.compile(
     r"^(?:arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\d{12}:function:|\d{12}:function:)?"
-    r"(?P<name>[^:/]+)(?::(?P<qualifier>\$LATEST|[A-Za-z0-9_-]+))?$")
+    r"(?P<name>[^:/]+)(?::(?P<qualifier>\$LATEST|[A-Za-z0-9_-]+))?\Z")
 
 QUALIFIER = re.compile(r"[a-zA-Z0-9$_-]{0,128}")
 
