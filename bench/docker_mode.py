@@ -10,10 +10,12 @@ container and the network are removed at the end, by ``smyth down`` and then by 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import statistics
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from figures import Settings, interleaved, merged_latency, time_reloads
@@ -134,18 +136,56 @@ def latency(report: Report, port: int, settings: Settings, logs: Path, work: Pat
     n = settings.latency_requests
     uv_port = free_port()
     with Server("uvicorn-docker", uvicorn_command(uv_port), work / "baseline", uv_port,
-                logs) as uvicorn:
+                logs) as uvicorn, relay_container(work / "baseline") as floor_port:
         uvicorn.wait_ok("/c1")
         load(f"http://127.0.0.1:{port}/c1", clients=4, seconds=0.5)  # warm
+        load(f"http://127.0.0.1:{floor_port}/c1", clients=4, seconds=0.5)
         runs = interleaved({"uvicorn": f"http://127.0.0.1:{uv_port}/c1",
-                            "smyth": f"http://127.0.0.1:{port}/c1"},
+                            "smyth": f"http://127.0.0.1:{port}/c1",
+                            "floor": f"http://127.0.0.1:{floor_port}/c1"},
                            settings.rounds, requests=n // settings.rounds)
         base, ours = merged_latency(runs["uvicorn"]), merged_latency(runs["smyth"])
+        floor = merged_latency(runs["floor"])
     row = Row("docker: warm latency p50", ours["p50_us"], "us", base["p50_us"],
               errors=int(ours["errors"]), note=f"p99 {ours['p99_us']:,.0f} µs vs uvicorn "
                                           f"{base['p99_us']:,.0f} µs; errors {ours['errors']}")
     row.target, row.passed = "≤ 3.0x", row.ratio is not None and row.ratio <= 3.0
     report.add(row)
+    report.add(Row("  floor: bare relay in one container, p50", floor["p50_us"], "us",
+                   base["p50_us"], note="bench/relay.py in a container of the stack's image, "
+                                        "published on 127.0.0.1: one hop where Smyth has two"))
+
+
+@contextlib.contextmanager
+def relay_container(baseline: Path) -> Iterator[int]:
+    """bench/relay.py served by uvicorn in a container of the stack's own image, published
+    like the gateway: what a container hop costs before any Smyth code runs."""
+    import docker
+
+    client = docker.from_env()
+    try:
+        [gateway] = client.containers.list(filters={"label": [f"dev.smyth.project={PROJECT}",
+                                                              "dev.smyth.role=gateway"]})
+        host_port = free_port()
+        container = client.containers.run(
+            gateway.image.id, ["/opt/smyth/venv/bin/python", "-m", "uvicorn", "relay:app",
+                               "--host", "0.0.0.0", "--port", "8080", "--lifespan", "off",
+                               "--no-server-header", "--no-access-log"],
+            detach=True, working_dir="/srv", user="65534:65534",
+            volumes={str(baseline): {"bind": "/srv", "mode": "ro"}},
+            ports={"8080/tcp": ("127.0.0.1", host_port)},
+            labels={"dev.smyth.project": PROJECT, "dev.smyth.role": "bench-floor"})
+        try:
+            deadline = time.perf_counter() + 60
+            while (answer := get(host_port, "/c1")) is None or answer[0] != 200:
+                if time.perf_counter() > deadline:
+                    raise RuntimeError(f"relay container does not answer: {container.logs()!r}")
+                time.sleep(0.05)
+            yield host_port
+        finally:
+            container.remove(force=True)
+    finally:
+        client.close()
 
 
 def reload(report: Report, root: Path, port: int, settings: Settings) -> None:
