@@ -20,6 +20,7 @@ from smyth.gateway.app import Gateway
 from smyth.gateway.handler import build_handler
 from smyth.loop import Shutdown, run_loop, terminal_preserved  # noqa: F401 (part of this module's API)
 from smyth.reload import watch
+from smyth.startup import interrupted
 from smyth.types import Replica
 
 logger = logging.getLogger("smyth")
@@ -147,9 +148,3 @@ async def serve(gateway: Gateway, host: str, port: int, *, log_level: str, reloa
         with contextlib.suppress(BaseException):
             await starting
     return 0
-
-
-def interrupted(error: dict[str, Any]) -> bool:
-    """Did this init error come from a handler process that SIGINT ended?"""
-    return error.get("errorType") == "Runtime.ExitError" and \
-        str(error.get("errorMessage", "")).endswith("signal: int")

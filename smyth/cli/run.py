@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
-import re
 import socket
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable
 
 import click
 
@@ -17,6 +15,7 @@ from smyth.config import Config, HandlerConfig
 from smyth.exceptions import ConfigError
 from smyth.loop import Shutdown, run_loop, terminal_preserved
 from smyth.runtime.local import local_replicas
+from smyth.startup import start_replicas
 from smyth.types import Replica
 
 DEBUG_PORT_BASE = 5678
@@ -115,42 +114,6 @@ def run(host: str | None, port: int | None, only: tuple[str, ...], log_level: st
         finally:
             shutdown.detach()
     raise SystemExit(code)
-
-
-async def start_replicas(replicas: Sequence[Replica]) -> dict[str, dict[str, Any]]:
-    """Start every replica at once; the init errors that are configuration errors (a
-    ``handler_path`` naming nothing), by handler name. A handler whose code fails to import
-    is served anyway, as Lambda would: its requests answer with the error (and retry the
-    init), and saving the fix reloads it."""
-    errors = await asyncio.gather(*(replica.start() for replica in replicas))
-    failed: dict[str, dict[str, Any]] = {}
-    for replica, error in zip(replicas, errors):
-        if error is not None:
-            failed.setdefault(replica.handler_name, error)
-    for name, error in list(failed.items()):
-        # A process that SIGINT ended while importing: serve() stops on it, as on Ctrl-C.
-        interrupted = str(error.get("errorMessage", "")).endswith("signal: int")
-        if not (names_nothing(error) or interrupted):
-            del failed[name]
-            click.echo(f"smyth: {name}: {error['errorType']}: {error['errorMessage']} "
-                       "(serving it anyway: its requests answer with this error until its "
-                       "code imports)", err=True)
-    return failed
-
-
-def names_nothing(error: dict[str, Any]) -> bool:
-    """Is this init error the configuration's (``handler_path`` names no module or function,
-    a debugger cannot listen), rather than the code's (an exception or syntax error at import,
-    a missing dependency, a slow init)?"""
-    error_type, message = error.get("errorType"), str(error.get("errorMessage", ""))
-    if error_type in ("Runtime.HandlerNotFound", "Runtime.DebuggerError"):
-        return True
-    missing = re.fullmatch(r"Unable to import module '([^']*)': No module named '([^']*)'",
-                           message)
-    if missing is None or error_type != "Runtime.ImportModuleError":
-        return False
-    module, absent = missing.groups()
-    return f"{module}.".startswith(f"{absent}.")  # the module itself or a package above it
 
 
 async def start_and_serve(config: Config, replicas: dict[str, list[Replica]],

@@ -19,6 +19,7 @@ from smyth.gateway.handler import HandlerRuntime
 from smyth.gateway.http import endpoint
 from smyth.gateway.responses import to_starlette
 from smyth.redact import redact_env
+from smyth.startup import start_replicas
 from smyth.types import Replica
 
 logger = logging.getLogger("smyth.gateway")
@@ -37,13 +38,8 @@ class Gateway:
         return [replica for handler in self.handlers.values() for replica in handler.replicas]
 
     async def start(self) -> dict[str, dict[str, Any]]:
-        """Start every replica at once; return the init errors by handler name."""
-        errors = await asyncio.gather(*(replica.start() for replica in self.replicas))
-        failed: dict[str, dict[str, Any]] = {}
-        for replica, error in zip(self.replicas, errors):
-            if error is not None:
-                failed.setdefault(replica.handler_name, error)
-        return failed
+        """Start every replica at once; the init errors that stop the gateway, by handler."""
+        return await start_replicas(self.replicas)
 
     async def stop(self) -> None:
         await asyncio.gather(*(replica.stop() for replica in self.replicas),

@@ -117,7 +117,12 @@ def up(config: Config, options: UpOptions, out: Output) -> Stack:
     engine.ensure_network(client, model)
     converge(client, model, out)
     stack = Stack(model, gateway_url(client, model), built, compose_file, client)
-    wait_ready(stack, options.ready_timeout, config)
+    status = wait_ready(stack, options.ready_timeout, config)
+    for name, handler in status["handlers"].items():
+        errors = [r["init_error"] for r in handler["replicas"] if r.get("init_error")]
+        if errors:  # served anyway, as by smyth run: a fix to the code reloads it
+            out(f"{name}: {errors[0]['errorType']}: {errors[0]['errorMessage']} (serving it "
+                "anyway: its requests answer with this error until its code imports)")
     return stack
 
 
@@ -198,12 +203,14 @@ def _gateway_failure(container: Any, restarts: int, config: Config | None) -> No
 
 
 def _replicas_ready(status: dict[str, Any]) -> bool:
-    return all(replica["state"] not in ("starting", "failed")
+    # A replica whose code failed to import is started: the gateway serves its init error
+    # (a configuration error would have stopped the gateway instead).
+    return all(replica["state"] != "starting"
                for handler in status["handlers"].values() for replica in handler["replicas"])
 
 
-def wait_ready(stack: Stack, timeout: float, config: Config | None = None) -> None:
-    """Until the gateway answers with every replica started, or a clear error."""
+def wait_ready(stack: Stack, timeout: float, config: Config | None = None) -> dict[str, Any]:
+    """Until the gateway answers with every replica started (its status), or a clear error."""
     client, model = stack.client, stack.model
     deadline = time.monotonic() + timeout
     [gateway] = engine.containers(client, model.project, role="gateway")
@@ -215,8 +222,8 @@ def wait_ready(stack: Stack, timeout: float, config: Config | None = None) -> No
                 raise failure
             try:
                 response = http.get(f"{stack.url}/__/status")
-                if response.status_code == 200 and _replicas_ready(response.json()):
-                    return
+                if response.status_code == 200 and _replicas_ready(status := response.json()):
+                    return status  # type: ignore[no-any-return]
             except (httpx.TransportError, ValueError):
                 pass  # the gateway binds its port once every worker has started
             time.sleep(0.2)

@@ -163,7 +163,8 @@ def test_foreground_up_streams_logs_and_ctrl_c_removes_the_stack(tmp_path, docke
         sweep(docker_client, project)
 
 
-def test_an_init_error_fails_up_with_exit_2_naming_the_key(tmp_path, docker_client, base_image):
+def test_code_that_fails_to_import_is_served_with_its_error_a_path_naming_nothing_fails_up(
+        tmp_path, docker_client, base_image):
     project = project_name("broken")
     config = stack_config(project, HANDLERS, "lifecycle") + """
 [tool.smyth.handlers.broken]
@@ -173,11 +174,29 @@ url_path = "/broken"
     root = write_project(tmp_path / "broken", config,
                          {**FILES, "app/broken.py": "def handler(event, context)\n    pass\n"})
     try:
+        # A syntax error is the code's: the stack comes up and serves it, as smyth run does.
+        result = smyth(root, "up", "-d", "--base-image", base_image, check=False)
+        assert result.returncode == 0, result.stdout
+        assert "broken: Runtime.UserCodeSyntaxError: Syntax error in module 'app.broken'" \
+            in result.stdout and "serving it anyway" in result.stdout
+        url = gateway_url(docker_client, project)
+        response = httpx.get(f"{url}/broken", timeout=30)
+        assert response.status_code == 500
+        assert response.json()["errorType"] == "Runtime.UserCodeSyntaxError"
+        assert httpx.get(f"{url}/counter", timeout=30).status_code == 200
+        (root / "app/broken.py").write_text("def handler(event, context):\n    return {'ok': 1}\n")
+        wait_for(lambda: httpx.get(f"{url}/broken", timeout=30).status_code == 200,
+                 message="the fixed handler to be served")
+        smyth(root, "down")
+
+        # A handler_path naming no module is the configuration's: up fails, naming the key.
+        (root / "pyproject.toml").write_text(config.replace("app.broken.handler",
+                                                            "app.nowhere.handler"))
         result = smyth(root, "up", "-d", "--base-image", base_image, check=False)
         assert result.returncode == 2, result.stdout
         assert f"{root}/pyproject.toml, key 'tool.smyth.handlers.broken.handler_path'" \
             in result.stdout
-        assert "Runtime.UserCodeSyntaxError" in result.stdout
+        assert "No module named 'app.nowhere'" in result.stdout
         assert "smyth down removes it" in result.stdout
     finally:
         smyth(root, "down", check=False)
