@@ -294,24 +294,39 @@ class Supervisor:
     async def stop(self) -> None:
         self._stopped = True
         current, self._current = self._current, None
-        if current is not None:
-            try:
-                process = await asyncio.wait_for(asyncio.shield(current), STOP_GRACE)
-            except (asyncio.TimeoutError, asyncio.CancelledError):
-                current.cancel()  # PR_SET_PDEATHSIG still ends the child when we exit
-            else:
-                if isinstance(process, HandlerProcess):
-                    await process.stop()
+        # Reloaded while an invocation runs: that invocation's process is not the current one
+        # and is retired only once it ends; it must end with us all the same.
+        in_use = self._in_use if self._in_use is not current else None
+        await asyncio.gather(self._stop_process(current), self._stop_process(in_use))
         if self._retiring:
             await asyncio.gather(*self._retiring, return_exceptions=True)
 
+    @staticmethod
+    async def _stop_process(task: asyncio.Task[HandlerProcess | InitFailure] | None) -> None:
+        if task is None:
+            return
+        try:
+            process = await asyncio.wait_for(asyncio.shield(task), STOP_GRACE)
+        except (asyncio.TimeoutError, asyncio.CancelledError):
+            task.cancel()  # a spawn cancelled kills its process
+        else:
+            if isinstance(process, HandlerProcess):
+                await process.stop()
+
     # -- invocations -------------------------------------------------------------
     async def invoke(self, invocation: Invocation) -> InvocationResult:
+        if self._stopped:  # shutting down: never start a process that would outlive us
+            return InvocationResult(invocation.request_id, b"", {
+                "errorMessage": f"RequestId: {invocation.request_id} Error: the replica has "
+                                "stopped (Smyth is shutting down)",
+                "errorType": "Runtime.Unavailable", "requestId": invocation.request_id,
+                "stackTrace": []}, replica=self.name)
         task = self._current if self._current is not None else self._start_new()
         process = await asyncio.shield(task)
         if isinstance(process, InitFailure):  # Lambda retries a failed init on each invoke
-            task = self._start_new()
-            process = await asyncio.shield(task)
+            if not self._stopped:
+                task = self._start_new()
+                process = await asyncio.shield(task)
             if isinstance(process, InitFailure):
                 error = dict(process.error, requestId=invocation.request_id)
                 return InvocationResult(invocation.request_id, b"", error, replica=self.name,
@@ -321,7 +336,8 @@ class Supervisor:
             result = await self._run(process, invocation)
         finally:
             self._in_use = None
-            if task is not self._current:  # reloaded while we ran: retire the old process
+            # Reloaded while we ran: retire the old process (stop() has, if it came first).
+            if task is not self._current and not self._stopped:
                 self._retire(task)
         result.replica = self.name
         self.invocations += 1
@@ -363,7 +379,8 @@ class Supervisor:
             peak = peak_memory_mb(process.pid)
             process.kill()
             await process.proc.wait()
-            self._start_new()
+            if not self._stopped:
+                self._start_new()
             return self._unfinished(invocation, "Sandbox.Timedout",
                                     f"Task timed out after {timeout:.2f} seconds",
                                     (timeout or 0.0) * 1000, peak, "timeout")
