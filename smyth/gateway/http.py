@@ -1,38 +1,71 @@
-"""The endpoint behind every handler route: request → event → replica → response."""
+"""The endpoint behind every handler route: request → event → replica → response.
+
+It is a bare ASGI app rather than a Starlette endpoint: it sends its response itself, so an
+integration timeout can answer the client while the invocation goes on in the same task, as
+on AWS, without a task per request to race against a timer.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
-from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
+from smyth.events import HttpResponse
 from smyth.events.base import SYNC_PAYLOAD_LIMIT, MalformedResponseError
 from smyth.events.utils import lambda_request_id
 from smyth.exceptions import QueueFullError
 from smyth.gateway.handler import HandlerRuntime
-from smyth.gateway.responses import json_error, to_starlette
+from smyth.gateway.responses import json_error, raw_response, to_starlette
 from smyth.types import Invocation, InvocationResult
 
 logger = logging.getLogger("smyth.gateway")
 
+async def send_response(send: Send, response: HttpResponse) -> None:
+    """Send a format's response, already checked (``raw_response``), in two ASGI messages."""
+    status, headers, body = raw_response(response)
+    headers.append((b"content-length", b"%d" % len(body)))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
-def endpoint(handler: HandlerRuntime) -> Any:
-    fmt = handler.event_format
 
-    async def handle(request: Request) -> Response:
+class Endpoint:
+    """The ASGI app of one handler's route."""
+
+    def __init__(self, handler: HandlerRuntime) -> None:
+        self.handler = handler
+        self.fmt = handler.event_format
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope.setdefault("path_params", {})
+        answer = await self.handle(Request(scope, receive), send)
+        if isinstance(answer, HttpResponse):
+            try:
+                await send_response(send, answer)
+                return
+            except MalformedResponseError as exc:  # checked before anything was sent
+                logger.error("%s: RequestId %s: Malformed Lambda proxy response: %s",
+                             self.handler.name, scope.get("smyth.request_id"), exc)
+                answer = to_starlette(self.fmt.function_error())
+        if answer is not None:
+            await answer(scope, receive, send)
+
+    async def handle(self, request: Request, send: Send) -> HttpResponse | Response | None:
+        """The response to send; None when it has been sent already (an integration timeout)."""
+        handler, fmt = self.handler, self.fmt
         length = request.headers.get("content-length")
         if length and length.isdigit() and int(length) > fmt.max_request_body:
-            return to_starlette(fmt.request_too_large())
+            return fmt.request_too_large()
         try:
             body = await request.body()
         except ClientDisconnect:  # gone before its body arrived: nothing to invoke, no one to tell
             return Response(status_code=400)
         if len(body) > fmt.max_request_body:
-            return to_starlette(fmt.request_too_large())
+            return fmt.request_too_large()
         request_id = lambda_request_id()
         request.scope["smyth.body"] = body
         request.scope["smyth.handler"] = handler
@@ -43,60 +76,59 @@ def endpoint(handler: HandlerRuntime) -> Any:
         if len(payload) > SYNC_PAYLOAD_LIMIT:
             logger.error("%s: event of %d bytes exceeds Lambda's 6 MB synchronous limit "
                          "(RequestTooLargeException)", handler.name, len(payload))
-            return to_starlette(fmt.invoke_rejected())
+            return fmt.invoke_rejected()
         invocation = Invocation(request_id=request_id, body=payload,
                                 timeout=handler.config.timeout, function_arn=handler.function_arn,
                                 context=context or {})
         try:
-            result = await invoke_within(handler, invocation, fmt.integration_timeout)
+            result = await self.invoke_within(invocation, send)
         except QueueFullError as exc:
             logger.warning("%s", exc)
             return json_error(429, {"message": "Too Many Requests"}, "TooManyRequestsException")
         if result is None:
-            logger.error("%s: RequestId %s: integration timed out after %.0f s; the invocation "
-                         "goes on", handler.name, request_id, fmt.integration_timeout)
-            return to_starlette(fmt.integration_timed_out())
+            return None
         if result.error is not None:
             error = result.error
             logger.error("%s: RequestId %s failed: %s: %s", handler.name, request_id,
                          error.get("errorType"), error.get("errorMessage"))
-            response = to_starlette(fmt.function_error())
+            response = fmt.function_error()
             # An init failure is named in the response, so that a syntax error shows where
             # you look; other function errors answer exactly as API Gateway does.
-            if result.init_failed and response.headers.get("content-type") == "application/json":
-                data = json.loads(bytes(response.body))
+            if result.init_failed and ("content-type", "application/json") in response.headers:
+                data = json.loads(response.body)
                 data.update(errorType=error["errorType"], errorMessage=error["errorMessage"])
-                return json_error(response.status_code, data)
+                return json_error(response.status, data)
             return response
         try:
-            return to_starlette(fmt.response_for(result.payload))
+            return fmt.response_for(result.payload)
         except MalformedResponseError as exc:
             logger.error("%s: RequestId %s: Malformed Lambda proxy response: %s",
                          handler.name, request_id, exc)
-            return to_starlette(fmt.function_error())
+            return fmt.function_error()
 
-    return handle
+    async def invoke_within(self, invocation: Invocation, send: Send) -> InvocationResult | None:
+        """The invocation's result; or, when the front door's integration timeout passes
+        first, None once the timeout's answer is sent. As on AWS the invocation goes on
+        (this task waits for it); a debugger session lifts the limit."""
+        handler, limit = self.handler, self.fmt.integration_timeout
+        timeout = handler.config.timeout
+        if limit is None or (timeout is not None and timeout <= limit):
+            return await handler.pool.invoke(invocation)
+        answered: list[asyncio.Task[None]] = []
 
+        def expire() -> None:
+            if any(replica.status().get("debugging") for replica in handler.replicas):
+                return
+            logger.error("%s: RequestId %s: integration timed out after %.0f s; the invocation "
+                         "goes on", handler.name, invocation.request_id, limit)
+            answered.append(asyncio.ensure_future(
+                send_response(send, self.fmt.integration_timed_out())))
 
-_detached: set[asyncio.Task[InvocationResult]] = set()
-
-
-def _debugging(handler: HandlerRuntime) -> bool:
-    return any(replica.status().get("debugging") for replica in handler.replicas)
-
-
-async def invoke_within(handler: HandlerRuntime, invocation: Invocation,
-                        limit: float | None) -> InvocationResult | None:
-    """The invocation's result, or None when the front door's integration timeout passes
-    first. As on AWS the invocation itself goes on; a debugger session lifts the limit."""
-    timeout = handler.config.timeout
-    if limit is None or (timeout is not None and timeout <= limit):
-        return await handler.pool.invoke(invocation)
-    task = asyncio.ensure_future(handler.pool.invoke(invocation))
-    done, _ = await asyncio.wait({task}, timeout=limit)
-    if done or _debugging(handler):
-        return await task
-    _detached.add(task)
-    task.add_done_callback(_detached.discard)
-    task.add_done_callback(lambda t: t.cancelled() or t.exception())  # retrieved: no warning
-    return None
+        timer = asyncio.get_running_loop().call_later(limit, expire)
+        try:
+            result = await handler.pool.invoke(invocation)
+        finally:
+            timer.cancel()
+            if answered:
+                await answered[0]
+        return None if answered else result

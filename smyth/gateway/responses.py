@@ -37,17 +37,24 @@ def header_bytes(name: str, value: str) -> tuple[bytes, bytes]:
     return raw_name, raw_value
 
 
-def to_starlette(response: HttpResponse) -> Response:
-    """The Starlette response for a format's response. Raises MalformedResponseError when
-    the result asks for what HTTP cannot send (an interim 1xx status, a broken header)."""
+def raw_response(response: HttpResponse) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """Status, raw headers and body of a format's response, as HTTP/1.1 sends them. Raises
+    MalformedResponseError when the result asks for what HTTP cannot send (an interim 1xx
+    status, a broken header)."""
     if response.status < 200:
         raise MalformedResponseError(f"statusCode {response.status} is not a final HTTP status")
     # 204 and 304 have no body on the wire (RFC 9110 §15.3.5, §15.4.5): a result's is dropped.
     body = b"" if response.status in (204, 304) else response.body
-    result = Response(content=body, status_code=response.status)
     # Raw headers keep repeats (several set-cookie) exactly as the format produced them.
-    result.raw_headers += [header_bytes(k, v) for k, v in response.headers
-                           if k.lower() not in FRAMING]
+    headers = [header_bytes(k, v) for k, v in response.headers if k.lower() not in FRAMING]
+    return response.status, headers, body
+
+
+def to_starlette(response: HttpResponse) -> Response:
+    """The Starlette response for a format's response (see ``raw_response``)."""
+    status, headers, body = raw_response(response)
+    result = Response(content=body, status_code=status)
+    result.raw_headers += headers
     return result
 
 

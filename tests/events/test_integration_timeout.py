@@ -1,4 +1,5 @@
-"""API Gateway's integration timeouts: the gateway in-process, real handler processes.
+"""API Gateway's integration timeouts: the gateway in-process under a real uvicorn on a
+loopback port, real handler processes.
 
 The real limits are 29 s (REST) and 30 s (HTTP API); the tests shorten them on the format
 instance so that they run in a second, and check everything else for real.
@@ -7,9 +8,13 @@ instance so that they run in a second, and check everything else for real.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+import uvicorn
 from conftest import write_project
 
 from smyth.config import load_config
@@ -25,6 +30,28 @@ def handler(event, context):
         time.sleep(0.01)
     return {"statusCode": 200, "body": name}
 """
+
+
+@contextlib.asynccontextmanager
+async def serving(app) -> AsyncIterator[httpx.AsyncClient]:
+    """``app`` under uvicorn on a free loopback port, and a client for it. (An in-process
+    ASGI transport would not do: it returns a response only once the app returns, while a
+    server sends it as soon as it is complete, as an integration timeout needs.)"""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    serve = asyncio.ensure_future(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if serve.done():
+                serve.result()
+            await asyncio.sleep(0.01)
+        port = sock.getsockname()[1]
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            yield client
+    finally:
+        server.should_exit = True
+        await serve
 
 
 @pytest.mark.parametrize("fmt, status, body", [
@@ -47,8 +74,7 @@ def test_integration_timeout_answers_and_the_invocation_goes_on(tmp_path, fmt, s
     async def scenario() -> None:
         await gateway.start()
         try:
-            transport = httpx.ASGITransport(app=gateway.app())
-            async with httpx.AsyncClient(transport=transport, base_url="http://smyth") as client:
+            async with serving(gateway.app()) as client:
                 timed_out = await client.get("/f/slow")
                 assert (timed_out.status_code, timed_out.json()) == (status, body)
                 replica = handler.replicas[0]
@@ -82,8 +108,7 @@ def test_no_integration_timeout_when_the_function_times_out_first(tmp_path):
     async def scenario() -> httpx.Response:
         await gateway.start()
         try:
-            transport = httpx.ASGITransport(app=gateway.app())
-            async with httpx.AsyncClient(transport=transport, base_url="http://smyth") as client:
+            async with serving(gateway.app()) as client:
                 return await client.get("/f/slow")
         finally:
             await gateway.stop()
