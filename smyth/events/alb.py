@@ -100,3 +100,7 @@ class AlbFormat(EventFormat):
 
     def request_too_large(self) -> HttpResponse:
         return error_page(413, "Request Entity Too Large")
+
+    def headers_too_large(self) -> HttpResponse:
+        # ALB refuses a request line or header over 16 KB, or 64 KB of headers, with a 400.
+        return error_page(400, "Bad Request")

@@ -18,6 +18,12 @@ from smyth.exceptions import SmythError
 MB = 1024 * 1024
 SYNC_PAYLOAD_LIMIT = 6 * MB  # Lambda's limit for a synchronous request or response
 API_GATEWAY_PAYLOAD_LIMIT = 10 * MB  # API Gateway's own quota, REST and HTTP APIs alike
+# API Gateway's quota on the request line and headers together, REST and HTTP APIs alike.
+API_GATEWAY_HEADER_LIMIT = 10240
+HEADER_LIMIT = 64 * 1024  # ALB's whole-header limit, and the default for the others
+# Smyth's own guard, as HTTP servers have one (Node's is 2,000): no AWS front door passes
+# thousands of headers on to a function's event.
+HEADER_COUNT_LIMIT = 1000
 
 
 class MalformedResponseError(SmythError):
@@ -74,6 +80,8 @@ class EventFormat(ABC):
     name: ClassVar[str]
     # The largest request body the front door passes on (API Gateway 10 MB, ALB 1 MB).
     max_request_body: ClassVar[int] = API_GATEWAY_PAYLOAD_LIMIT
+    # The largest request line plus headers it takes (names, values and the request target).
+    max_request_headers: ClassVar[int] = HEADER_LIMIT
     # The largest handler result it accepts.
     max_response_payload: ClassVar[int] = SYNC_PAYLOAD_LIMIT
     # Seconds the front door waits for Lambda before answering on its own; None: as long
@@ -115,6 +123,10 @@ class EventFormat(ABC):
     def request_too_large(self) -> HttpResponse:
         """The front door's answer to a body over ``max_request_body``."""
         return json_response(413, {"message": "Request Entity Too Large"})
+
+    def headers_too_large(self) -> HttpResponse:
+        """The front door's answer to a request over ``max_request_headers``."""
+        return json_response(431, {"message": "Request Header Fields Too Large"})
 
     def invoke_rejected(self) -> HttpResponse:
         """The answer when Lambda refuses the invoke itself (an event over 6 MB)."""

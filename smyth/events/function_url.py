@@ -13,7 +13,13 @@ import hashlib
 import json
 from typing import Any, ClassVar
 
-from smyth.events.base import SYNC_PAYLOAD_LIMIT, HttpRequest, HttpResponse, json_response
+from smyth.events.base import (
+    HEADER_LIMIT,
+    SYNC_PAYLOAD_LIMIT,
+    HttpRequest,
+    HttpResponse,
+    json_response,
+)
 from smyth.events.http_api import HttpApiFormat, is_inferred
 
 
@@ -29,6 +35,7 @@ class FunctionUrlFormat(HttpApiFormat):
     # timeout is the function's own.
     max_request_body = SYNC_PAYLOAD_LIMIT
     integration_timeout: ClassVar[float | None] = None
+    max_request_headers: ClassVar[int] = HEADER_LIMIT  # not API Gateway's quota
 
     def route_key(self, request: HttpRequest) -> str:
         return "$default"

@@ -6,6 +6,7 @@ import json
 from typing import Any, ClassVar
 
 from smyth.events.base import (
+    API_GATEWAY_HEADER_LIMIT,
     EventFormat,
     HttpRequest,
     HttpResponse,
@@ -70,6 +71,7 @@ class HttpApiFormat(EventFormat):
     # Users report 503 {"message":"Service Unavailable"} past the HTTP API's fixed 30 s
     # (aws-contracts.md §3); AWS documents only the quota.
     integration_timeout: ClassVar[float | None] = 30.0
+    max_request_headers: ClassVar[int] = API_GATEWAY_HEADER_LIMIT
 
     def route_key(self, request: HttpRequest) -> str:
         return route_key(request)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from smyth.events.base import (
+    API_GATEWAY_HEADER_LIMIT,
     EventFormat,
     HttpRequest,
     HttpResponse,
@@ -68,6 +69,7 @@ class RestApiFormat(EventFormat):
     # "50 milliseconds - 29 seconds for all integration types" (API Gateway quotas); past
     # it the INTEGRATION_TIMEOUT gateway response answers.
     integration_timeout: ClassVar[float | None] = 29.0
+    max_request_headers: ClassVar[int] = API_GATEWAY_HEADER_LIMIT
 
     def request_context(self, request: HttpRequest, now: float, resource: str) -> dict[str, Any]:
         host = domain_name(request, f"{API_ID}.execute-api.{self.options.region}.amazonaws.com")

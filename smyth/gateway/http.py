@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from smyth.events import HttpResponse
-from smyth.events.base import SYNC_PAYLOAD_LIMIT, MalformedResponseError
+from smyth.events.base import HEADER_COUNT_LIMIT, SYNC_PAYLOAD_LIMIT, MalformedResponseError
 from smyth.events.utils import lambda_request_id
 from smyth.exceptions import QueueFullError
 from smyth.gateway.handler import HandlerRuntime
@@ -57,6 +57,12 @@ class Endpoint:
     async def handle(self, request: Request, send: Send) -> HttpResponse | Response | None:
         """The response to send; None when it has been sent already (an integration timeout)."""
         handler, fmt = self.handler, self.fmt
+        scope = request.scope
+        headers = scope["headers"]
+        size = len(scope.get("raw_path") or b"") + len(scope["query_string"]) + \
+            sum(len(name) + len(value) for name, value in headers)
+        if size > fmt.max_request_headers or len(headers) > HEADER_COUNT_LIMIT:
+            return fmt.headers_too_large()
         length = request.headers.get("content-length")
         if length and length.isdigit() and int(length) > fmt.max_request_body:
             return fmt.request_too_large()
