@@ -233,6 +233,28 @@ def test_edit_reloads_the_handler_within_two_seconds_without_restarting_containe
     assert started(docker_client, stack["project"]) == before
 
 
+def test_a_syntax_error_while_editing_answers_its_error_until_the_fix(stack, docker_client):
+    before = started(docker_client, stack["project"])
+    source = stack["root"] / "app" / "hello.py"
+    good = source.read_text()
+
+    def error_type() -> str | None:
+        response = get(stack, "/hello")
+        return response.json().get("errorType") if response.status_code == 500 else None
+
+    try:
+        source.write_text(good + "\ndef half_typed(:\n")
+        wait_for(lambda: error_type() == "Runtime.UserCodeSyntaxError", timeout=30,
+                 message="the syntax error to be answered")
+        assert "Syntax error in module 'app.hello'" in get(stack, "/hello").json()["errorMessage"]
+        assert get(stack, "/counter").status_code == 200  # the other handlers never notice
+    finally:
+        source.write_text(good)
+    wait_for(lambda: get(stack, "/hello").status_code == 200, timeout=30,
+             message="the fixed code to answer")
+    assert started(docker_client, stack["project"]) == before  # no container restarted
+
+
 def test_logs_of_a_handler_show_every_replica_and_no_other_handler(stack, docker_client):
     marker = f"m{os.getpid()}{time.monotonic_ns()}"
     with ThreadPoolExecutor(3) as pool:  # three at once: one on each replica
