@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import socket
@@ -28,6 +29,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from smyth.loop import run_loop
 from smyth.reload import watch
@@ -120,13 +122,13 @@ class Worker:
             logger.error("%s: %s: %s", self.settings.spec.handler_name,
                          error.get("errorType"), error.get("errorMessage"))
 
-    async def invoke(self, request: Request) -> Response:
+    async def invoke(self, request: Request) -> tuple[int, dict[str, str], bytes]:
+        """Status, headers and body of the answer to one invocation request."""
         supervisor = self.supervisor
         if supervisor.busy:
             # One invocation per execution environment; the gateway never sends two.
-            return JSONResponse({"errorType": "TooManyRequestsException",
-                                 "errorMessage": "this worker is serving another invocation"},
-                                status_code=429)
+            return _json(429, {"errorType": "TooManyRequestsException",
+                               "errorMessage": "this worker is serving another invocation"})
         supervisor.busy = True
         try:
             if self.starting is not None and not self.starting.done():
@@ -137,15 +139,13 @@ class Worker:
                     request.headers, body, default_timeout=self.settings.default_timeout,
                     default_arn=self.settings.function_arn)
             except (ValueError, TypeError) as exc:
-                return JSONResponse({"errorType": "InvalidRequestContentException",
-                                     "errorMessage": f"bad invocation header: {exc}"},
-                                    status_code=400)
+                return _json(400, {"errorType": "InvalidRequestContentException",
+                                   "errorMessage": f"bad invocation header: {exc}"})
             result = await supervisor.invoke(invocation)
         finally:
             supervisor.busy = False
         result.replica = self.settings.replica
-        return Response(wire.result_body(result), media_type="application/json",
-                        headers=wire.result_headers(result, supervisor.state))
+        return 200, wire.result_headers(result, supervisor.state), wire.result_body(result)
 
     def health(self) -> tuple[int, dict[str, object]]:
         status = self.supervisor.status()
@@ -159,10 +159,7 @@ class Worker:
                         ", ".join(sorted(changed)[:3]))
             await self.supervisor.reload()
 
-    def app(self) -> Starlette:
-        async def invoke(request: Request) -> Response:
-            return await self.invoke(request)
-
+    def app(self) -> ASGIApp:
         async def health(request: Request) -> Response:
             code, data = self.health()
             return JSONResponse(data, status_code=code)
@@ -171,11 +168,31 @@ class Worker:
             await self.supervisor.reload()
             return JSONResponse(self.health()[1])
 
-        return Starlette(routes=[
-            Route(wire.INVOKE_PATH, invoke, methods=["POST"]),
+        starlette = Starlette(routes=[
+            Route(wire.INVOKE_PATH, lambda request: None, methods=["POST"]),  # answered below
             Route(wire.HEALTH_PATH, health, methods=["GET"]),
             Route(wire.RELOAD_PATH, reload, methods=["POST"]),
         ])
+
+        # Invocations, the hot path, skip Starlette's middleware, routing and Response
+        # objects, as the gateway's handler routes do; the rest goes through it.
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] == "http" and scope["method"] == "POST" and \
+                    scope["path"] == wire.INVOKE_PATH:
+                status, headers, body = await self.invoke(Request(scope, receive))
+                raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+                raw += [(b"content-type", b"application/json"),
+                        (b"content-length", b"%d" % len(body))]
+                await send({"type": "http.response.start", "status": status, "headers": raw})
+                await send({"type": "http.response.body", "body": body})
+                return
+            await starlette(scope, receive, send)
+
+        return app
+
+
+def _json(status: int, data: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    return status, {}, json.dumps(data).encode()
 
 
 async def serve(settings: WorkerSettings, host: str = "0.0.0.0") -> int:
