@@ -80,3 +80,32 @@ def test_sigkill_of_the_gateway_leaves_no_handler_process(tmp_path, smyth_run):
              message="every handler process to end")
     for thread in threads:
         thread.join(30)
+
+
+def test_a_request_past_the_grace_period_gets_the_front_doors_error_not_a_traceback(
+        tmp_path, smyth_run):
+    root = write_project(tmp_path / "p", """
+        [tool.smyth.handlers.stuck]
+        handler_path = "app.handler"
+        url_path = "/stuck"
+        """, {"app.py": """
+        import time
+
+        def handler(event, context):
+            open("started", "w").close()
+            while True:
+                time.sleep(0.1)
+        """})
+    run = smyth_run(root)
+    answer: list[httpx.Response] = []
+    caller = threading.Thread(target=lambda: answer.append(
+        httpx.get(f"{run.url}/stuck", timeout=60)))
+    caller.start()
+    wait_for(lambda: (root / "started").exists(), message="the invocation to start")
+    os.killpg(run.proc.pid, signal.SIGINT)
+    assert run.proc.wait(30) == 0
+    caller.join(30)
+    # HTTP API's answer to a function that did not finish, as for a crash.
+    assert (answer[0].status_code, answer[0].json()) == (500, {"message": "Internal Server Error"})
+    assert "stopped by the shutdown before the function returned" in run.output
+    assert "Traceback" not in run.output

@@ -42,7 +42,17 @@ class Endpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope.setdefault("path_params", {})
-        answer = await self.handle(Request(scope, receive), send)
+        try:
+            answer = await self.handle(Request(scope, receive), send)
+        except asyncio.CancelledError:
+            # Shutting down: uvicorn cancels what still runs when the grace period ends. The
+            # client gets the front door's answer to a function that did not finish, and the
+            # terminal one line instead of a traceback.
+            logger.warning("%s: RequestId %s: stopped by the shutdown before the function "
+                           "returned", self.handler.name, scope.get("smyth.request_id"))
+            if scope.get("smyth.answered"):  # an integration timeout answered already
+                return
+            answer = self.fmt.function_error()
         if isinstance(answer, HttpResponse):
             try:
                 await send_response(send, answer)
@@ -87,7 +97,7 @@ class Endpoint:
                                 timeout=handler.config.timeout, function_arn=handler.function_arn,
                                 context=context or {})
         try:
-            result = await self.invoke_within(invocation, send)
+            result = await self.invoke_within(invocation, send, request.scope)
         except QueueFullError as exc:
             logger.warning("%s", exc)
             return json_error(429, {"message": "Too Many Requests"}, "TooManyRequestsException")
@@ -112,7 +122,8 @@ class Endpoint:
                          handler.name, request_id, exc)
             return fmt.function_error()
 
-    async def invoke_within(self, invocation: Invocation, send: Send) -> InvocationResult | None:
+    async def invoke_within(self, invocation: Invocation, send: Send,
+                            scope: Scope) -> InvocationResult | None:
         """The invocation's result; or, when the front door's integration timeout passes
         first, None once the timeout's answer is sent. As on AWS the invocation goes on
         (this task waits for it); a debugger session lifts the limit."""
@@ -127,6 +138,7 @@ class Endpoint:
                 return
             logger.error("%s: RequestId %s: integration timed out after %.0f s; the invocation "
                          "goes on", handler.name, invocation.request_id, limit)
+            scope["smyth.answered"] = True
             answered.append(asyncio.ensure_future(
                 send_response(send, self.fmt.integration_timed_out())))
 
