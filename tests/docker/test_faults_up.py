@@ -32,6 +32,9 @@ handler_path = "app.handler"
 url_path = "/f"
 memory = 128
 timeout = 2
+# A whole CPU, not Lambda's 7% share of one for 128 MB: at that share, filling 128 MB can
+# take longer than the 2 s timeout on a loaded machine, and the OOM case would time out.
+cpus = 1
 """
 
 APP = """
