@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import random
 import time
 from typing import Any
@@ -68,7 +69,7 @@ def multi_value(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
 
 
 def query_pairs(query_string: str) -> list[tuple[str, str]]:
-    return parse_qsl(query_string, keep_blank_values=True)
+    return parse_qsl(query_string, keep_blank_values=True) if query_string else []
 
 
 def raw_query_pairs(query_string: str) -> list[tuple[str, str]]:
@@ -81,6 +82,7 @@ def raw_query_pairs(query_string: str) -> list[tuple[str, str]]:
     return pairs
 
 
+@functools.lru_cache(maxsize=256)  # one template per handler, asked on every request
 def apigw_route_path(template: str) -> str:
     """A Starlette path template in API Gateway's syntax: ``{rest:path}`` → ``{rest+}``."""
     out = []
@@ -119,7 +121,12 @@ def trace_id(now: float) -> str:
 
 def clf_time(now: float) -> str:
     """``12/Mar/2020:19:03:58 +0000``, the time format of API Gateway events."""
-    return time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now))
+    return _clf_second(int(now))
+
+
+@functools.lru_cache(maxsize=2)  # the text changes once a second, not per request
+def _clf_second(second: int) -> str:
+    return time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(second))
 
 
 # -- reading handler results ---------------------------------------------------------

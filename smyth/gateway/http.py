@@ -69,12 +69,17 @@ class Endpoint:
         handler, fmt = self.handler, self.fmt
         scope = request.scope
         headers = scope["headers"]
-        size = len(scope.get("raw_path") or b"") + len(scope["query_string"]) + \
-            sum(len(name) + len(value) for name, value in headers)
-        if size > fmt.max_request_headers or len(headers) > HEADER_COUNT_LIMIT:
+        if len(headers) > HEADER_COUNT_LIMIT:
             return fmt.headers_too_large()
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > fmt.max_request_body:
+        size = len(scope.get("raw_path") or b"") + len(scope["query_string"])
+        length = b""
+        for name, value in headers:  # one pass: the header size and the declared body size
+            size += len(name) + len(value)
+            if name == b"content-length" and not length:  # the first, as Starlette reads it
+                length = value
+        if size > fmt.max_request_headers:
+            return fmt.headers_too_large()
+        if length.isdigit() and int(length) > fmt.max_request_body:
             return fmt.request_too_large()
         try:
             body = await request.body()
