@@ -510,8 +510,8 @@ HEADERS_TOO_LARGE = {
     "http": (431, b'{"message": "Request Header Fields Too Large"}'),
     "rest": (431, b'{"message": "Request Header Fields Too Large"}'),
     "furl": (431, b'{"message": "Request Header Fields Too Large"}'),
-    "alb": (400, b"<html>\r\n<head><title>400 Bad Request</title></head>\r\n<body>\r\n"
-                 b"<center><h1>400 Bad Request</h1></center>\r\n</body>\r\n</html>\r\n"),
+    "alb": (400, (b"<html>\r\n<head><title>400 Bad Request</title></head>\r\n<body>\r\n"
+                  b"<center><h1>400 Bad Request</h1></center>\r\n</body>\r\n</html>\r\n")),
 }
 
 
