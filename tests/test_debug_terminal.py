@@ -111,6 +111,9 @@ def test_breakpoint_opens_pdb_in_the_terminal_then_ctrl_c_exits_cleanly(tmp_path
     before = sh.stty()
     url = sh.smyth_run()
     response = get(pool, f"{url}/hello")
+    # The gateway's line about the stopped clock comes whole, before the prompt: it once
+    # landed in the middle of it ("(Pdb" … line … ") ").
+    sh.child.expect("its timeout is suspended for this invocation\r\n")
     sh.child.expect(PDB)
     sh.child.sendline("p secret")
     sh.child.expect_exact("'swordfish-hello'")

@@ -20,6 +20,7 @@ import logging
 import os
 import random
 import resource
+import select
 import socket
 import sys
 import time
@@ -34,6 +35,8 @@ from smyth.runtime.output import PrefixedStream, last_bytes, make_prefix, report
 BOOTED_AT = time.time()  # the interpreter has started and imported us
 
 PR_SET_PDEATHSIG = 1
+# How long a debugger waits for the supervisor to log that it stopped (see wait_for_ack).
+ACK_TIMEOUT = 2.0
 
 
 def die_with_parent(parent_pid: int) -> None:
@@ -133,6 +136,8 @@ def project_modules(root: str) -> list[str]:
 class HandlerProcess:
     def __init__(self, sock: socket.socket, options: dict[str, Any]) -> None:
         self.sock = sock
+        # Buffered: a frame's prefix, header and body usually arrive in one recv, not three.
+        self.reader = sock.makefile("rb")
         self.options = options
         self.name: str = options["name"]
         self.memory = str(options.get("memory", 128))
@@ -148,6 +153,22 @@ class HandlerProcess:
 
     def send(self, header: dict[str, Any], body: bytes = b"") -> None:
         self.sock.sendall(protocol.encode(header, body))
+
+    def wait_for_ack(self, timeout: float = ACK_TIMEOUT) -> None:
+        """Wait (bounded) until the supervisor has logged a ``debug`` frame: a debugger's
+        prompt must not be drawn while that line is being written to the same terminal."""
+        # Nothing else is in flight to us during an invocation, so the buffered reader holds
+        # nothing that select() cannot see.
+        if not select.select([self.sock], [], [], timeout)[0]:
+            return
+        try:
+            header, _ = protocol.read_frame(self.reader)
+        except (EOFError, OSError):
+            os._exit(0)  # the supervisor is gone
+        if header["type"] == "stop":  # asked to stop while a debugger was about to start
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
 
     # -- start-up ---------------------------------------------------------------
     def setup_output(self) -> None:
@@ -296,11 +317,9 @@ class HandlerProcess:
             os._exit(1)
 
     def serve(self) -> None:
-        # Buffered: a frame's prefix, header and body usually arrive in one recv, not three.
-        reader = self.sock.makefile("rb")
         while True:
             try:
-                header, body = protocol.read_frame(reader)
+                header, body = protocol.read_frame(self.reader)
             except (EOFError, OSError):
                 return  # the supervisor is gone or closed us: exit quietly
             if header["type"] == "invoke":

@@ -44,6 +44,8 @@ class Process(Protocol):
 
     def send(self, header: dict[str, Any], body: bytes = b"") -> None: ...
 
+    def wait_for_ack(self) -> None: ...
+
 
 class _Session:
     """What a debugger holds during one invocation (or during init)."""
@@ -233,6 +235,7 @@ def _notify(reason: str) -> None:
     _session.notified = True
     _process.send({"type": "debug", "state": "enter", "request_id": _process.request_id,
                    "reason": reason})
+    _process.wait_for_ack()
 
 
 def _say(message: str) -> None:

@@ -111,6 +111,11 @@ class HandlerProcess:
         return f"exit status {code}"
 
 
+# Sent once the log line about a debugger is written: the handler process waits for it, so
+# that line reaches the terminal before the debugger's prompt, not in the middle of it.
+DEBUG_ACK = {"type": "debug_ack"}
+
+
 async def spawn(spec: ProcessSpec) -> HandlerProcess | InitFailure:
     """Start a handler process and wait until it has imported the handler."""
     parent_sock, child_sock = socket.socketpair()
@@ -140,6 +145,7 @@ async def spawn(spec: ProcessSpec) -> HandlerProcess | InitFailure:
         while header["type"] == "debug":  # a breakpoint() at import time: no init deadline
             logger.warning("%s: %s during init; its init timeout is suspended",
                            spec.label or spec.handler_name, header.get("reason", "a debugger"))
+            await child.send(DEBUG_ACK)
             header, _ = await child.receive()
     except asyncio.TimeoutError:
         child.kill()
@@ -369,6 +375,7 @@ class Supervisor:
                     logger.warning("%s: RequestId %s: %s; its timeout is suspended for "
                                    "this invocation", self.name, request_id,
                                    reply.get("reason", "a debugger stopped it"))
+                    await process.send(DEBUG_ACK)
                     continue
                 break
             if reply["type"] == "oom":  # past its memory limit: the process is ending
