@@ -131,6 +131,28 @@ def test_breakpoint_opens_pdb_in_the_terminal_then_ctrl_c_exits_cleanly(tmp_path
     assert sh.stty() == before
 
 
+def test_breakpoint_at_import_time_holds_the_start_until_continued(tmp_path, shell, pool):
+    source = 'NAME = "at-import"\nbreakpoint()\n\n\ndef handler(event, context):\n' \
+             '    return {"statusCode": 200, "body": NAME}\n'
+    project = project_with(tmp_path, {"early": source})
+    sh = shell(project)
+    sh.child.sendline(f"{sys.executable} -m smyth run --port 0")
+    # The init's clock stops, and the line saying so comes before the prompt, not inside it.
+    sh.child.expect("during init; its init timeout is suspended\r\n")
+    sh.child.expect(PDB)
+    sh.child.sendline("p NAME")
+    sh.child.expect_exact("'at-import'")
+    sh.child.sendline("c")
+    sh.child.expect(BANNER)  # the gateway serves once the import has finished
+    url = sh.child.match.group(1)
+    sh.child.expect("Started server process")
+    result = get(pool, f"{url}/early").result(30)
+    assert (result.status_code, result.text) == (200, "at-import")
+    sh.child.sendintr()
+    sh.prompt()
+    assert sh.exit_status() == 0
+
+
 def test_timeout_does_not_fire_while_pdb_holds_the_invocation(tmp_path, shell, pool):
     project = project_with(tmp_path, {"hello": BREAKPOINT_HANDLER.format(name="hello")})
     sh = shell(project)
