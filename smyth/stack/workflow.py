@@ -164,10 +164,13 @@ def converge(client: docker.DockerClient, model: StackModel, out: Output) -> Non
     missing = [spec for spec in model.workers if spec.name not in keep]
     if missing:
         out(f"Starting {len(missing)} worker container(s)")
-        _parallel(lambda spec: engine.create_and_start(client, spec, model.network), missing)
-    if model.gateway.name not in keep:
+    gateway = [] if model.gateway.name in keep else [model.gateway]
+    if gateway:
         out("Starting the gateway container")
-        engine.create_and_start(client, model.gateway, model.network)
+    # All at once: the gateway waits for its workers itself (it polls their health until
+    # they answer), so it can start its interpreter while theirs start.
+    _parallel(lambda spec: engine.create_and_start(client, spec, model.network),
+              missing + gateway)
 
 
 def gateway_url(client: docker.DockerClient, model: StackModel) -> str:
@@ -226,7 +229,7 @@ def wait_ready(stack: Stack, timeout: float, config: Config | None = None) -> di
                     return status  # type: ignore[no-any-return]
             except (httpx.TransportError, ValueError):
                 pass  # the gateway binds its port once every worker has started
-            time.sleep(0.2)
+            time.sleep(0.05)
     raise NotReadyError(f"the stack was not ready within {timeout:.0f} s: "
                         f"{not_ready(client, model)}")
 
