@@ -42,6 +42,15 @@ def test_handler_process_sees_no_gateway_modules(tmp_path, smyth_run):
     assert httpx.get(run.url + "/mods", timeout=30).json() == []
 
 
+def test_worker_server_loads_no_web_framework():
+    """Each worker container imports the worker server: three fixed routes on bare ASGI, so
+    Starlette (and what it pulls in) stays out of every container's start-up."""
+    script = "import sys, smyth.runtime.worker; print(sorted({m.split('.')[0] for m in sys.modules}))"
+    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            check=True).stdout
+    assert "'uvicorn'" in loaded and "'starlette'" not in loaded and "'httpx'" not in loaded
+
+
 def test_reload_can_be_turned_off(tmp_path, smyth_run):
     project = write_project(tmp_path / "p", """
         [tool.smyth]

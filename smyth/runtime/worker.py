@@ -20,22 +20,25 @@ import logging
 import os
 import socket
 import sys
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import uvicorn
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from smyth.loop import run_loop
 from smyth.reload import watch
 from smyth.runtime import wire
 from smyth.runtime.supervisor import ProcessSpec, Supervisor
-from smyth.server import GatewayServer, bind_socket, log_config
+from smyth.serving import GatewayServer, bind_socket, log_config
+
+# A bare ASGI app: three fixed routes need no framework, and a worker container that does
+# not import Starlette (and its anyio, email, multipart …) starts sooner.
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+Answer = tuple[int, dict[str, str], bytes]
 
 logger = logging.getLogger("smyth.worker")
 
@@ -122,8 +125,9 @@ class Worker:
             logger.error("%s: %s: %s", self.settings.spec.handler_name,
                          error.get("errorType"), error.get("errorMessage"))
 
-    async def invoke(self, request: Request) -> tuple[int, dict[str, str], bytes]:
-        """Status, headers and body of the answer to one invocation request."""
+    async def invoke(self, scope: Scope, receive: Receive) -> Answer | None:
+        """Status, headers and body of the answer to one invocation request; None when the
+        client left before sending all of its body."""
         supervisor = self.supervisor
         if supervisor.busy:
             # One invocation per execution environment; the gateway never sends two.
@@ -133,10 +137,12 @@ class Worker:
         try:
             if self.starting is not None and not self.starting.done():
                 await asyncio.shield(self.starting)  # one process, not a second one for us
-            body = await request.body()
+            body = await read_body(receive)
+            if body is None:
+                return None
             try:
                 invocation = wire.read_invocation(
-                    request.headers, body, default_timeout=self.settings.default_timeout,
+                    header_map(scope), body, default_timeout=self.settings.default_timeout,
                     default_arn=self.settings.function_arn)
             except (ValueError, TypeError) as exc:
                 return _json(400, {"errorType": "InvalidRequestContentException",
@@ -159,46 +165,65 @@ class Worker:
                         ", ".join(sorted(changed)[:3]))
             await self.supervisor.reload()
 
-    def app(self) -> ASGIApp:
-        async def health(request: Request) -> Response:
-            code, data = self.health()
-            return JSONResponse(data, status_code=code)
+    async def reload(self) -> Answer:
+        await self.supervisor.reload()
+        return _json(200, self.health()[1])
 
-        async def reload(request: Request) -> Response:
-            await self.supervisor.reload()
-            return JSONResponse(self.health()[1])
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The worker's ASGI app: invoke, health and reload (lifespan is off)."""
+        if scope["type"] != "http":
+            return
+        path, method = scope["path"], scope["method"]
+        answer: Answer | None
+        if path == wire.INVOKE_PATH and method == "POST":
+            answer = await self.invoke(scope, receive)
+        elif path == wire.HEALTH_PATH and method in ("GET", "HEAD"):
+            answer = _json(*self.health())
+        elif path == wire.RELOAD_PATH and method == "POST":
+            answer = await self.reload()
+        elif path in (wire.INVOKE_PATH, wire.HEALTH_PATH, wire.RELOAD_PATH):
+            answer = _json(405, {"errorType": "MethodNotAllowed",
+                                 "errorMessage": f"{method} is not allowed on {path}"})
+        else:
+            answer = _json(404, {"errorType": "NotFound",
+                                 "errorMessage": f"no such worker endpoint: {path}"})
+        if answer is None:  # the client is gone: nobody to answer
+            return
+        status, headers, body = answer
+        raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        raw += [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+        await send({"type": "http.response.start", "status": status, "headers": raw})
+        await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
 
-        starlette = Starlette(routes=[
-            Route(wire.INVOKE_PATH, lambda request: None, methods=["POST"]),  # answered below
-            Route(wire.HEALTH_PATH, health, methods=["GET"]),
-            Route(wire.RELOAD_PATH, reload, methods=["POST"]),
-        ])
 
-        # Invocations, the hot path, skip Starlette's middleware, routing and Response
-        # objects, as the gateway's handler routes do; the rest goes through it.
-        async def app(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] == "http" and scope["method"] == "POST" and \
-                    scope["path"] == wire.INVOKE_PATH:
-                status, headers, body = await self.invoke(Request(scope, receive))
-                raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
-                raw += [(b"content-type", b"application/json"),
-                        (b"content-length", b"%d" % len(body))]
-                await send({"type": "http.response.start", "status": status, "headers": raw})
-                await send({"type": "http.response.body", "body": body})
-                return
-            await starlette(scope, receive, send)
-
-        return app
+async def read_body(receive: Receive) -> bytes | None:
+    """The request's whole body; None when the client disconnects first."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
 
 
-def _json(status: int, data: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+def header_map(scope: Scope) -> dict[str, str]:
+    """The request's headers by (lower-case, as ASGI gives them) name; the first of repeats."""
+    headers: dict[str, str] = {}
+    for name, value in scope["headers"]:
+        headers.setdefault(name.decode("latin-1"), value.decode("latin-1"))
+    return headers
+
+
+def _json(status: int, data: Mapping[str, object]) -> Answer:
     return status, {}, json.dumps(data).encode()
 
 
 async def serve(settings: WorkerSettings, host: str = "0.0.0.0") -> int:
     worker = Worker(settings)
     server = GatewayServer(uvicorn.Config(  # configures logging, so it comes first
-        worker.app(), log_config=log_config("INFO"), log_level="warning", access_log=False,
+        worker, log_config=log_config("INFO"), log_level="warning", access_log=False,
         lifespan="off", timeout_graceful_shutdown=5, server_header=False,
     ), on_exit=lambda: asyncio.get_running_loop().call_soon(worker.supervisor.abandon_debugged))
     # Serve while the handler imports, so health can say "starting" rather than nothing.
