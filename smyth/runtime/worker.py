@@ -217,7 +217,9 @@ def header_map(scope: Scope) -> dict[str, str]:
 
 
 def _json(status: int, data: Mapping[str, object]) -> Answer:
-    return status, {}, json.dumps(data).encode()
+    # Compact, as Starlette's JSONResponse wrote it: what `smyth up` quotes from a replica's
+    # health when it is not ready.
+    return status, {}, json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 async def serve(settings: WorkerSettings, host: str = "0.0.0.0") -> int:

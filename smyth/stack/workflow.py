@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import time
 from collections.abc import Callable, Generator, Sequence
@@ -234,6 +235,15 @@ def wait_ready(stack: Stack, timeout: float, config: Config | None = None) -> di
                         f"{not_ready(client, model)}")
 
 
+def _health_state(answer: str) -> str | None:
+    """The ``state`` in a worker's health answer; None when it is not one."""
+    try:
+        health = json.loads(answer)
+    except ValueError:
+        return None
+    return health.get("state") if isinstance(health, dict) else None
+
+
 def not_ready(client: docker.DockerClient, model: StackModel) -> str:
     """Name the first replica that is not ready, and why."""
     by_name = {c.name: c for c in engine.containers(client, model.project)}
@@ -253,7 +263,7 @@ def not_ready(client: docker.DockerClient, model: StackModel) -> str:
         with engine.translated(f"probing {spec.name}"):
             result = container.exec_run([SMYTH_PYTHON, "-c", probe])
         answer = result.output.decode("utf-8", "replace").strip()
-        if '"state":"cold"' not in answer and '"state":"warm"' not in answer:
+        if _health_state(answer) not in ("cold", "warm", "busy"):
             return f"replica {spec.label} (container {spec.name}) answers: {answer}"
     return f"the gateway container {model.gateway.name} does not answer on its port"
 
