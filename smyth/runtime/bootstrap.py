@@ -164,7 +164,7 @@ class HandlerProcess:
         try:
             header, _ = protocol.read_frame(self.reader)
         except (EOFError, OSError):
-            os._exit(0)  # the supervisor is gone
+            header = {"type": "stop"}  # the supervisor is gone: stop as if it had asked
         if header["type"] == "stop":  # asked to stop while a debugger was about to start
             sys.stdout.flush()
             sys.stderr.flush()
