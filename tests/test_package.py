@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -49,6 +50,61 @@ def test_worker_server_loads_no_web_framework():
     loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             check=True).stdout
     assert "'uvicorn'" in loaded and "'starlette'" not in loaded and "'httpx'" not in loaded
+
+
+GATEWAY_SCRIPT = """
+import asyncio, json, sys
+from smyth.config import load_config
+from smyth.runtime.local import local_replicas
+from smyth.server import build_gateway
+
+def loaded():
+    return sorted(m for m in sys.modules if m.startswith(("starlette", "anyio._backends")))
+
+async def get(app, path):
+    sent = []
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+    async def send(message):
+        sent.append(message)
+    scope = {"type": "http", "method": "GET", "path": path, "raw_path": path.encode(),
+             "query_string": b"", "headers": [(b"host", b"x")], "http_version": "1.1",
+             "scheme": "http", "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
+    await app(scope, receive, send)
+    return sent[0]["status"], sent[1]["body"]
+
+async def main():
+    config = load_config(sys.argv[1])
+    gateway = build_gateway(config, lambda handler, position: local_replicas(config, handler))
+    await gateway.start()
+    try:
+        app = gateway.app()
+        fixed = await get(app, "/fixed")
+        before = loaded()
+        status = await get(app, "/__/status")
+        print("RESULT", json.dumps({"fixed": [fixed[0], fixed[1].decode()], "before": before,
+                          "status": status[0], "after": loaded()}))
+    finally:
+        await gateway.stop()
+
+asyncio.run(main())
+"""
+
+
+def test_gateway_serves_a_fixed_route_without_starlette(tmp_path):
+    """The gateway loads Starlette (and anyio's event loop backend) only for the routes that
+    need a router: a project whose routes are fixed paths starts and serves without it."""
+    project = write_project(tmp_path / "p", """
+        [tool.smyth.handlers.fixed]
+        handler_path = "app.handler"
+        url_path = "/fixed"
+        """, {"app.py": "def handler(event, context):\n    return {'ok': True}\n"})
+    out = subprocess.run([sys.executable, "-c", GATEWAY_SCRIPT, str(project / "pyproject.toml")],
+                         capture_output=True, text=True, timeout=60, cwd=project)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.split("RESULT ", 1)[1])
+    assert result["fixed"] == [200, '{"ok": true}'] and result["before"] == []
+    assert result["status"] == 200 and "starlette.routing" in result["after"]
 
 
 def test_reload_can_be_turned_off(tmp_path, smyth_run):

@@ -44,7 +44,8 @@ from smyth.event import generate_event_data
 
 async def custom_event(request):
     event = await generate_event_data(request)
-    event["my_custom_data"] = "data"
+    # A custom generator gets Starlette's Request, as in the original smyth.
+    event["my_custom_data"] = f"data for {request.url.path} via {request.headers['x-via']}"
     return event
 
 async def custom_context(request, handler, process):
@@ -161,6 +162,6 @@ def test_malformed_result_is_a_500_and_logged(run, path):
 
 
 def test_custom_event_and_context_generators(run):
-    body = httpx.get(run.url + "/generated", timeout=30).json()
-    assert body == {"custom": "data", "route": "ANY /generated",
+    body = httpx.get(run.url + "/generated", headers={"x-via": "curl"}, timeout=30).json()
+    assert body == {"custom": "data for /generated via curl", "route": "ANY /generated",
                     "context_extra": "tenant-of-generated"}

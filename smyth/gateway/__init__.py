@@ -1,1 +1,1 @@
-"""The gateway: a Starlette app that routes HTTP requests to handlers' replica pools."""
+"""The gateway: routes HTTP requests to the replica pools of the handlers."""

@@ -1,4 +1,4 @@
-"""The gateway: its handlers, their replicas' life cycle, and the Starlette app."""
+"""The gateway: its handlers, their replicas' life cycle, and its ASGI app."""
 
 from __future__ import annotations
 
@@ -7,18 +7,11 @@ import dataclasses
 import logging
 from typing import Any
 
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
-
+from smyth.asgi import ASGIApp, Receive, Scope, Send
 from smyth.config import Config
 from smyth.exceptions import ConfigError
-from smyth.gateway import invoke_api
 from smyth.gateway.handler import HandlerRuntime
 from smyth.gateway.http import Endpoint
-from smyth.gateway.responses import to_starlette
 from smyth.redact import redact_env
 from smyth.startup import start_replicas
 from smyth.types import Replica
@@ -86,29 +79,15 @@ class Gateway:
         }
 
     def app(self) -> ASGIApp:
-        async def status(request: Request) -> Response:
-            return JSONResponse(self.status())
-
-        # An unknown route is answered as the integration would when every handler uses the
-        # same one (a REST API's 403); a mixed project gets a plain 404.
-        formats = {type(h.event_format): h.event_format for h in self.handlers.values()}
-        unrouted = to_starlette(next(iter(formats.values())).not_found()) if len(formats) == 1 \
-            else JSONResponse({"message": "Not Found"}, status_code=404)
-
-        async def not_found(request: Request, exc: Exception) -> Response:
-            return unrouted
-
+        # A handler's fixed path goes straight to its endpoint, a bare ASGI app: Starlette's
+        # middleware and route matching were a fifth of the gateway's Python per request,
+        # and importing it a tenth of the startup. Paths with parameters, other methods
+        # (405) and Smyth's own routes go to a Starlette app, built the first time one comes.
         endpoints = {name: Endpoint(h) for name, h in self.handlers.items()}
-        routes = [Route("/__/status", status, methods=["GET"]), *invoke_api.routes(self)]
-        routes += [Route(h.config.url_path, endpoints[name], methods=ANY_METHOD, name=name)
-                   for name, h in self.handlers.items()]
-        starlette = Starlette(routes=routes, exception_handlers={404: not_found})
-        # A handler's fixed path goes straight to its endpoint: Starlette's middleware and
-        # route matching were a fifth of the gateway's Python per request. Paths with
-        # parameters, other methods (405) and Smyth's own routes go through Starlette.
         fixed = {h.config.url_path: endpoints[name] for name, h in self.handlers.items()
                  if "{" not in h.config.url_path and not h.config.url_path.startswith(RESERVED)}
         methods = frozenset(ANY_METHOD)
+        router: list[ASGIApp] = []
 
         async def app(scope: Scope, receive: Receive, send: Send) -> None:
             if scope["type"] == "http" and scope["method"] in methods:
@@ -116,6 +95,9 @@ class Gateway:
                 if endpoint is not None:
                     await endpoint(scope, receive, send)
                     return
-            await starlette(scope, receive, send)
+            if not router:
+                from smyth.gateway import router as starlette_router
+                router.append(starlette_router.build(self, endpoints, ANY_METHOD))
+            await router[0](scope, receive, send)
 
         return app

@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from smyth.config import Config, HandlerConfig
+from smyth.context import generate_context_data
 from smyth.dispatcher.pool import ReplicaPool
 from smyth.dispatcher.strategy import DispatchStrategy
+from smyth.event import ScopeView, generate_event_data
 from smyth.events import EventFormat, FormatOptions, get_format
 from smyth.exceptions import ConfigError, ImportFromStringError
 from smyth.importer import import_from_string
@@ -26,6 +28,8 @@ class HandlerRuntime:
     event_generator: Generator
     context_generator: Generator
     function_arn: str
+    # What the generators get for a request: Starlette's Request when one is the project's.
+    request_type: Callable[..., Any] = ScopeView
 
     @property
     def name(self) -> str:
@@ -67,12 +71,19 @@ def build_handler(config: Config, handler: HandlerConfig, replicas: Sequence[Rep
     options = FormatOptions(function_name=handler.function_name, region=config.region,
                             account_id=config.account_id,
                             multi_value_headers=handler.alb_multi_value_headers)
+    event_generator = _load(config, handler, "event_data_generator_path")
+    context_generator = _load(config, handler, "context_data_generator_path")
+    request_type: Callable[..., Any] = ScopeView
+    if (event_generator, context_generator) != (generate_event_data, generate_context_data):
+        from starlette.requests import Request  # what custom generators are written against
+        request_type = Request
     return HandlerRuntime(
         config=handler,
         pool=ReplicaPool(handler.name, replicas, strategy_cls(handler.name, replicas),
                          handler.max_queue),
         event_format=get_format(handler.event_format, options),
-        event_generator=adapt_arity(_load(config, handler, "event_data_generator_path"), 2),
-        context_generator=adapt_arity(_load(config, handler, "context_data_generator_path"), 3),
+        event_generator=adapt_arity(event_generator, 2),
+        context_generator=adapt_arity(context_generator, 3),
         function_arn=config.function_arn(handler),
+        request_type=request_type,
     )

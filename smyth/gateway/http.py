@@ -11,16 +11,13 @@ import asyncio
 import json
 import logging
 
-from starlette.requests import ClientDisconnect, Request
-from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
-
+from smyth.asgi import Receive, Scope, Send, read_body
 from smyth.events import HttpResponse
 from smyth.events.base import HEADER_COUNT_LIMIT, SYNC_PAYLOAD_LIMIT, MalformedResponseError
 from smyth.events.utils import lambda_request_id
 from smyth.exceptions import QueueFullError
 from smyth.gateway.handler import HandlerRuntime
-from smyth.gateway.responses import json_error, raw_response, to_starlette
+from smyth.gateway.responses import json_error, raw_response
 from smyth.types import Invocation, InvocationResult
 
 logger = logging.getLogger("smyth.gateway")
@@ -43,7 +40,7 @@ class Endpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope.setdefault("path_params", {})
         try:
-            answer = await self.handle(Request(scope, receive), send)
+            answer = await self.handle(scope, receive, send)
         except asyncio.CancelledError:
             # Shutting down: uvicorn cancels what still runs when the grace period ends. The
             # client gets the front door's answer to a function that did not finish, and the
@@ -53,21 +50,19 @@ class Endpoint:
             if scope.get("smyth.answered"):  # an integration timeout answered already
                 return
             answer = self.fmt.function_error()
-        if isinstance(answer, HttpResponse):
-            try:
-                await send_response(send, answer)
-                return
-            except MalformedResponseError as exc:  # checked before anything was sent
-                logger.error("%s: RequestId %s: Malformed Lambda proxy response: %s",
-                             self.handler.name, scope.get("smyth.request_id"), exc)
-                answer = to_starlette(self.fmt.function_error())
-        if answer is not None:
-            await answer(scope, receive, send)
+        if answer is None:
+            return
+        try:
+            await send_response(send, answer)
+        except MalformedResponseError as exc:  # checked before anything was sent
+            logger.error("%s: RequestId %s: Malformed Lambda proxy response: %s",
+                         self.handler.name, scope.get("smyth.request_id"), exc)
+            await send_response(send, self.fmt.function_error())
 
-    async def handle(self, request: Request, send: Send) -> HttpResponse | Response | None:
-        """The response to send; None when it has been sent already (an integration timeout)."""
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> HttpResponse | None:
+        """The response to send; None when there is nobody to send it to, or it has been
+        sent already (an integration timeout)."""
         handler, fmt = self.handler, self.fmt
-        scope = request.scope
         headers = scope["headers"]
         if len(headers) > HEADER_COUNT_LIMIT:
             return fmt.headers_too_large()
@@ -81,16 +76,16 @@ class Endpoint:
             return fmt.headers_too_large()
         if length.isdigit() and int(length) > fmt.max_request_body:
             return fmt.request_too_large()
-        try:
-            body = await request.body()
-        except ClientDisconnect:  # gone before its body arrived: nothing to invoke, no one to tell
-            return Response(status_code=400)
+        body = await read_body(receive)
+        if body is None:  # gone before its body arrived: nothing to invoke, no one to tell
+            return None
         if len(body) > fmt.max_request_body:
             return fmt.request_too_large()
         request_id = lambda_request_id()
-        request.scope["smyth.body"] = body
-        request.scope["smyth.handler"] = handler
-        request.scope["smyth.request_id"] = request_id
+        scope["smyth.body"] = body
+        scope["smyth.handler"] = handler
+        scope["smyth.request_id"] = request_id
+        request = handler.request_type(scope, receive)
         event = await handler.event_generator(request, handler)
         context = await handler.context_generator(request, handler.config, None)
         payload = json.dumps(event).encode()
@@ -102,7 +97,7 @@ class Endpoint:
                                 timeout=handler.config.timeout, function_arn=handler.function_arn,
                                 context=context or {})
         try:
-            result = await self.invoke_within(invocation, send, request.scope)
+            result = await self.invoke_within(invocation, send, scope)
         except QueueFullError as exc:
             logger.warning("%s", exc)
             return json_error(429, {"message": "Too Many Requests"}, "TooManyRequestsException")

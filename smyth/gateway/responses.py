@@ -1,15 +1,12 @@
-"""Turning format-level responses into Starlette ones, and the gateway's own errors."""
+"""Turning format-level responses into what HTTP/1.1 sends, and the gateway's own errors."""
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
-from starlette.responses import Response
-
 from smyth.events import HttpResponse
-from smyth.events.base import MalformedResponseError
+from smyth.events.base import MalformedResponseError, json_response
 
 # RFC 9110 §5.1 field names are tokens; values hold no control characters but tab (§5.5).
 # The HTTP server refuses anything else in the middle of sending, so it is caught here.
@@ -50,14 +47,6 @@ def raw_response(response: HttpResponse) -> tuple[int, list[tuple[bytes, bytes]]
     return response.status, headers, body
 
 
-def to_starlette(response: HttpResponse) -> Response:
-    """The Starlette response for a format's response (see ``raw_response``)."""
-    status, headers, body = raw_response(response)
-    result = Response(content=body, status_code=status)
-    result.raw_headers += headers
-    return result
-
-
-def json_error(status: int, data: dict[str, Any], error_type: str | None = None) -> Response:
-    headers = {"x-amzn-ErrorType": error_type} if error_type else None
-    return Response(json.dumps(data), status, headers=headers, media_type="application/json")
+def json_error(status: int, data: dict[str, Any], error_type: str | None = None) -> HttpResponse:
+    """The gateway's own JSON answer, with Lambda's ``x-amzn-ErrorType`` when it has one."""
+    return json_response(status, data, [("x-amzn-ErrorType", error_type)] if error_type else None)

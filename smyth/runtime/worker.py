@@ -20,24 +20,19 @@ import logging
 import os
 import socket
 import sys
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import uvicorn
 
+from smyth.asgi import Receive, Scope, Send, read_body
 from smyth.loop import run_loop
 from smyth.reload import watch
 from smyth.runtime import wire
 from smyth.runtime.supervisor import ProcessSpec, Supervisor
 from smyth.serving import GatewayServer, bind_socket, log_config
 
-# A bare ASGI app: three fixed routes need no framework, and a worker container that does
-# not import Starlette (and its anyio, email, multipart …) starts sooner.
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
 Answer = tuple[int, dict[str, str], bytes]
 
 logger = logging.getLogger("smyth.worker")
@@ -194,18 +189,6 @@ class Worker:
         raw += [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
         await send({"type": "http.response.start", "status": status, "headers": raw})
         await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
-
-
-async def read_body(receive: Receive) -> bytes | None:
-    """The request's whole body; None when the client disconnects first."""
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body"):
-            return b"".join(chunks)
 
 
 def header_map(scope: Scope) -> dict[str, str]:
