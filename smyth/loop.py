@@ -1,15 +1,18 @@
-"""Running the gateway's event loop. Light on purpose: ``smyth run`` starts its handler
-processes on this loop before uvicorn and Starlette are even imported."""
+"""Running the gateway's event loop. Light on purpose: ``smyth run`` installs its signal
+handling and starts its handler processes before asyncio (let alone uvicorn) is imported,
+so asyncio is imported where it is used."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import signal
 import sys
 from collections.abc import Callable, Coroutine, Generator
 from types import FrameType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    import asyncio
 
 T = TypeVar("T")
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -53,6 +56,8 @@ class Shutdown:
         """On the running loop: from now on a signal is handled there."""
         if self._event is not None:
             return
+        import asyncio
+
         loop = asyncio.get_running_loop()
         self._event = asyncio.Event()
         for sig in STOP_SIGNALS:
@@ -67,6 +72,8 @@ class Shutdown:
 
     async def unless_stopped(self, work: asyncio.Future[T]) -> T | None:
         """``work``'s result, or None if a signal came first (``work`` is left running)."""
+        import asyncio
+
         self.attach()
         assert self._event is not None
         if self._event.is_set():
@@ -104,6 +111,8 @@ def terminal_preserved() -> Generator[None, None, None]:
 
 
 def run_loop(main: Coroutine[Any, Any, int]) -> int:
+    import asyncio
+
     # uvloop starts handler processes through libuv, out of sight of the subprocess patching
     # by which a debugger that launched us (debugpy from VS Code, PyCharm's pydevd) follows
     # them: under one, asyncio's own loop starts them through the subprocess module.

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import importlib
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import click
 
 from smyth.cli.common import CONFIG_OPTION, fail, load
-from smyth.config import Config, HandlerConfig
+from smyth.config import Config
 from smyth.exceptions import ConfigError
 from smyth.loop import Shutdown, run_loop, terminal_preserved
-from smyth.runtime.local import local_replicas
-from smyth.startup import start_replicas
+from smyth.runtime.launch import Launched, launch
+from smyth.runtime.local import local_specs, supervisors
 from smyth.types import Replica
+
+# Nothing above imports asyncio: the handler processes are launched first (see run()).
 
 DEBUG_PORT_BASE = 5678
 
@@ -74,6 +75,12 @@ def banner(config: Config, debug: dict[str, int]) -> callable:  # type: ignore[v
     return show
 
 
+def abandon(launched: dict[str, list[Launched]]) -> None:
+    for group in launched.values():
+        for process in group:
+            process.abandon()
+
+
 @click.command()
 @click.option("-h", "--host", default=None, help="Bind to this host (default 127.0.0.1).")
 @click.option("-p", "--port", type=int, default=None, help="Bind to this port; 0 picks a free one.")
@@ -100,13 +107,23 @@ def run(host: str | None, port: int | None, only: tuple[str, ...], log_level: st
     except ConfigError as exc:
         fail(str(exc))
 
-    def replicas_for(handler: HandlerConfig, position: int) -> list:  # type: ignore[type-arg]
-        return local_replicas(config, handler, color=position, debug_port=debug.get(handler.name),
-                              debug_wait=debug_wait and handler.name in debug)
-
-    replicas = {name: replicas_for(handler, position)
-                for position, (name, handler) in enumerate(config.handlers.items())}
-    if shutdown.requested:  # nothing started yet
+    specs = {name: local_specs(config, handler, color=position, debug_port=debug.get(name),
+                               debug_wait=debug_wait and name in debug)
+             for position, (name, handler) in enumerate(config.handlers.items())}
+    # The handler processes start before asyncio and the gateway's modules load: each child's
+    # interpreter comes up on another core meanwhile. Their supervisors adopt them.
+    launched: dict[str, list[Launched]] = {name: [] for name in specs}
+    try:
+        for name, group in specs.items():
+            for spec in group:
+                launched[name].append(launch(spec))
+    except BaseException:
+        abandon(launched)
+        raise
+    replicas: dict[str, Sequence[Replica]] = {
+        name: supervisors(group, launched[name]) for name, group in specs.items()}
+    if shutdown.requested:  # nothing serves yet: stop what was launched
+        abandon(launched)
         raise SystemExit(0)
     with terminal_preserved():
         try:
@@ -116,10 +133,15 @@ def run(host: str | None, port: int | None, only: tuple[str, ...], log_level: st
     raise SystemExit(code)
 
 
-async def start_and_serve(config: Config, replicas: dict[str, list[Replica]],
+async def start_and_serve(config: Config, replicas: dict[str, Sequence[Replica]],
                           show: Callable[[str, int], None], shutdown: Shutdown) -> int:
-    """The handler processes start first; the gateway's own modules (uvicorn, Starlette) load
-    in a thread while they import their handlers, so startup takes the longer, not the sum."""
+    """The handler processes are already starting; the gateway's own modules (uvicorn …)
+    load in a thread while they import their handlers, so startup takes the longer of the
+    two, not the sum."""
+    import asyncio
+
+    from smyth.startup import start_replicas
+
     shutdown.attach()
     everyone = [replica for group in replicas.values() for replica in group]
     starting = asyncio.ensure_future(start_replicas(everyone))

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from smyth.config import Config, HandlerConfig
-from smyth.runtime.supervisor import ProcessSpec, Supervisor
+from smyth.runtime.launch import Launched, ProcessSpec
+
+if TYPE_CHECKING:
+    from smyth.runtime.supervisor import Supervisor
 
 INIT_TIMEOUT = 30.0
 
@@ -33,12 +38,27 @@ def process_spec(config: Config, handler: HandlerConfig, index: int, *, color: i
     )
 
 
+def local_specs(config: Config, handler: HandlerConfig, *, color: int | None = None,
+                debug_port: int | None = None, debug_wait: bool = False) -> list[ProcessSpec]:
+    """One spec per replica (``concurrency``); a debugged handler's replicas listen on
+    consecutive ports."""
+    return [process_spec(config, handler, index, color=color,
+                         debug_port=None if debug_port is None else debug_port + index,
+                         debug_wait=debug_wait)
+            for index in range(handler.concurrency)]
+
+
 def local_replicas(config: Config, handler: HandlerConfig, *, color: int | None = None,
                    debug_port: int | None = None, debug_wait: bool = False) -> list[Supervisor]:
-    """``concurrency`` supervisors; a debugged handler's replicas listen on consecutive ports."""
-    return [
-        Supervisor(process_spec(config, handler, index, color=color,
-                                debug_port=None if debug_port is None else debug_port + index,
-                                debug_wait=debug_wait), index)
-        for index in range(handler.concurrency)
-    ]
+    """``concurrency`` supervisors, each spawning its process when it starts."""
+    return supervisors(local_specs(config, handler, color=color, debug_port=debug_port,
+                                   debug_wait=debug_wait))
+
+
+def supervisors(specs: Sequence[ProcessSpec],
+                launched: Sequence[Launched] | None = None) -> list[Supervisor]:
+    """A supervisor per spec; each adopts its process from ``launched`` when given."""
+    from smyth.runtime.supervisor import Supervisor  # asyncio: after any launch, not before
+
+    return [Supervisor(spec, index, launched[index] if launched else None)
+            for index, spec in enumerate(specs)]

@@ -7,47 +7,24 @@ It runs inside the gateway (``smyth run``) or inside a worker container's server
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import signal
-import socket
+import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from smyth.runtime import cgroup, memory
+from smyth.runtime import cgroup
 from smyth.runtime.channel import Channel, open_channel
+from smyth.runtime.launch import Launched, ProcessSpec, launch
 from smyth.runtime.output import make_prefix, report_line
 from smyth.types import Invocation, InvocationResult, ReplicaState
 
 logger = logging.getLogger("smyth.runtime")
 
 STOP_GRACE = 2.0
-
-
-@dataclass
-class ProcessSpec:
-    """Everything needed to start one handler process."""
-
-    handler_name: str
-    handler_path: str
-    project_root: str
-    environment: dict[str, str]
-    memory: int = 128
-    fake_coldstart: bool = False
-    log_level: str = "INFO"
-    label: str = ""
-    color: int | None = None
-    init_timeout: float | None = 30.0
-    debug_port: int | None = None
-    debug_host: str = "127.0.0.1"
-    debug_wait: bool = False
-    # Enforce ``memory`` as an address-space limit of the process (``smyth run``); in a
-    # container its memory cgroup enforces it instead.
-    limit_memory: bool = False
-    python: str = field(default_factory=lambda: sys.executable)
 
 
 @dataclass
@@ -59,9 +36,10 @@ class InitFailure:
 class HandlerProcess:
     """The gateway-side handle of one live child."""
 
-    def __init__(self, proc: asyncio.subprocess.Process, channel: Channel) -> None:
-        self.proc = proc
+    def __init__(self, popen: subprocess.Popen[bytes], channel: Channel) -> None:
+        self.popen = popen
         self.channel = channel
+        self._exit: asyncio.Future[int] | None = None
         self.modules: set[str] = set()
         self.init_ms = 0.0
         # The cgroup's OOM-kill count when this process became ready: a SIGKILL with a higher
@@ -70,7 +48,35 @@ class HandlerProcess:
 
     @property
     def pid(self) -> int:
-        return self.proc.pid
+        return self.popen.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self.popen.poll()
+
+    async def wait(self) -> int:
+        """The exit status, once the process has exited (and been reaped)."""
+        if self.popen.poll() is not None:
+            return self.popen.returncode
+        if self._exit is None:
+            self._exit = self._watch_exit()
+        return await asyncio.shield(self._exit)
+
+    def _watch_exit(self) -> asyncio.Future[int]:
+        loop = asyncio.get_running_loop()
+        if not hasattr(os, "pidfd_open"):  # not Linux: a thread blocks in waitpid for us
+            return loop.run_in_executor(None, self.popen.wait)
+        exited: asyncio.Future[int] = loop.create_future()
+        pidfd = os.pidfd_open(self.popen.pid)  # readable once the process has exited
+
+        def reap() -> None:
+            loop.remove_reader(pidfd)
+            os.close(pidfd)
+            if not exited.done():
+                exited.set_result(self.popen.wait())
+
+        loop.add_reader(pidfd, reap)
+        return exited
 
     async def send(self, header: dict[str, Any], body: bytes = b"") -> None:
         self.channel.send(header, body)
@@ -79,29 +85,29 @@ class HandlerProcess:
         return await self.channel.receive(timeout)
 
     def kill(self) -> None:
-        if self.proc.returncode is None:
+        if self.returncode is None:
             try:
-                self.proc.kill()
+                self.popen.kill()
             except ProcessLookupError:
                 pass
         self.channel.close()
 
     async def stop(self, grace: float = STOP_GRACE) -> None:
         """Ask the process to exit; kill it if it has not within ``grace`` seconds."""
-        if self.proc.returncode is None:
+        if self.returncode is None:
             try:
                 await self.send({"type": "stop"})
             except (ConnectionError, RuntimeError):
                 pass
             try:
-                await asyncio.wait_for(self.proc.wait(), grace)
+                await asyncio.wait_for(self.wait(), grace)
             except asyncio.TimeoutError:
                 self.kill()
-                await self.proc.wait()
+                await self.wait()
         self.channel.close()
 
     def exit_description(self) -> str:
-        code = self.proc.returncode
+        code = self.returncode
         if code is None:
             return "unknown"
         if code < 0:
@@ -116,30 +122,11 @@ class HandlerProcess:
 DEBUG_ACK = {"type": "debug_ack"}
 
 
-async def spawn(spec: ProcessSpec) -> HandlerProcess | InitFailure:
-    """Start a handler process and wait until it has imported the handler."""
-    parent_sock, child_sock = socket.socketpair()
-    options = {
-        "name": spec.handler_name, "handler_path": spec.handler_path,
-        "project_root": spec.project_root, "parent_pid": os.getpid(), "memory": spec.memory,
-        "fake_coldstart": spec.fake_coldstart, "log_level": spec.log_level,
-        "label": spec.label, "color": spec.color, "debug_port": spec.debug_port,
-        "debug_host": spec.debug_host, "debug_wait": spec.debug_wait,
-        "limit_memory": spec.limit_memory,
-        "spawned_at": time.time(),  # Init Duration counts the interpreter's start-up too
-    }
-    try:
-        # Frozen stdlib modules would hide some of their lines from the debugger.
-        flags = ("-X", "frozen_modules=off") if spec.debug_port is not None else ()
-        env = {**memory.ENVIRONMENT, **spec.environment} if spec.limit_memory else spec.environment
-        proc = await asyncio.create_subprocess_exec(
-            spec.python, *flags, "-m", "smyth.runtime.bootstrap", str(child_sock.fileno()),
-            json.dumps(options), pass_fds=(child_sock.fileno(),), cwd=spec.project_root,
-            env=env, stdin=None, stdout=None, stderr=None,
-        )
-    finally:
-        child_sock.close()
-    child = HandlerProcess(proc, await open_channel(parent_sock))
+async def spawn(spec: ProcessSpec, launched: Launched | None = None) -> HandlerProcess | InitFailure:
+    """Start a handler process (or adopt one ``launch`` started) and wait until it has
+    imported the handler."""
+    launched = launched or launch(spec)
+    child = HandlerProcess(launched.popen, await open_channel(launched.sock))
     try:
         header, _ = await child.receive(spec.init_timeout)
         while header["type"] == "debug":  # a breakpoint() at import time: no init deadline
@@ -149,18 +136,18 @@ async def spawn(spec: ProcessSpec) -> HandlerProcess | InitFailure:
             header, _ = await child.receive()
     except asyncio.TimeoutError:
         child.kill()
-        await proc.wait()
+        await child.wait()
         return InitFailure({"errorType": "Runtime.InitTimeout", "requestId": "", "stackTrace": [],
                             "errorMessage": f"Init did not finish within {spec.init_timeout:.0f} s "
                                             f"importing {spec.handler_path!r}"}, set())
     except ConnectionError:
-        await proc.wait()
+        await child.wait()
         return InitFailure({"errorType": "Runtime.ExitError", "requestId": "", "stackTrace": [],
                             "errorMessage": "Runtime exited during init with "
                                             f"{child.exit_description()}"}, set())
     except asyncio.CancelledError:  # stopped while it starts: it must not outlive us
         child.kill()
-        await proc.wait()
+        await child.wait()
         raise
     if header["type"] == "init_error":
         await child.stop()
@@ -180,8 +167,9 @@ def failure_result(request_id: str, error_type: str, message: str) -> Invocation
 class Supervisor:
     """A replica backed by a local handler process (``smyth run`` and each worker container)."""
 
-    def __init__(self, spec: ProcessSpec, index: int = 0) -> None:
+    def __init__(self, spec: ProcessSpec, index: int = 0, launched: Launched | None = None) -> None:
         self.spec = spec
+        self._launched = launched  # started ahead by the caller: the first spawn adopts it
         self.handler_name = spec.handler_name
         self.index = index
         self.busy = False
@@ -256,8 +244,9 @@ class Supervisor:
         if old is not None:
             previous = await asyncio.shield(old)
             if isinstance(previous, HandlerProcess):
-                await previous.proc.wait()
-        return await spawn(self.spec)
+                await previous.wait()
+        launched, self._launched = self._launched, None
+        return await spawn(self.spec, launched)
 
     async def start(self) -> dict[str, Any] | None:
         process = await self._start_new()
@@ -299,6 +288,9 @@ class Supervisor:
 
     async def stop(self) -> None:
         self._stopped = True
+        if self._launched is not None:  # started ahead, never adopted
+            self._launched.abandon()
+            self._launched = None
         current, self._current = self._current, None
         # Reloaded while an invocation runs: that invocation's process is not the current one
         # and is retired only once it ends; it must end with us all the same.
@@ -385,7 +377,7 @@ class Supervisor:
                          self.name, request_id, timeout)
             peak = peak_memory_mb(process.pid)
             process.kill()
-            await process.proc.wait()
+            await process.wait()
             if not self._stopped:
                 self._start_new()
             return self._unfinished(invocation, "Sandbox.Timedout",
@@ -411,13 +403,13 @@ class Supervisor:
         request_id = invocation.request_id
         if oom:
             process.kill()  # it exits by itself; no need to wait for it to
-            await process.proc.wait()
+            await process.wait()
             logger.error("%s: RequestId: %s Error: Runtime.OutOfMemory: the handler went past "
                          "its memory size of %d MB; starting a fresh process", self.name,
                          request_id, self.spec.memory)
             description = "signal: killed"  # what Lambda says of the end it gives such a process
         else:
-            await process.proc.wait()
+            await process.wait()
             description = process.exit_description()
             logger.error("%s: RequestId: %s Error: Runtime exited with error: %s",
                          self.name, request_id, description)

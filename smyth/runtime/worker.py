@@ -30,7 +30,8 @@ from smyth.asgi import Receive, Scope, Send, read_body
 from smyth.loop import run_loop
 from smyth.reload import watch
 from smyth.runtime import wire
-from smyth.runtime.supervisor import ProcessSpec, Supervisor
+from smyth.runtime.launch import ProcessSpec
+from smyth.runtime.supervisor import Supervisor
 from smyth.serving import GatewayServer, bind_socket, log_config
 
 Answer = tuple[int, dict[str, str], bytes]
