@@ -52,6 +52,17 @@ def test_worker_server_loads_no_web_framework():
     assert "'uvicorn'" in loaded and "'starlette'" not in loaded and "'httpx'" not in loaded
 
 
+def test_smyth_run_loads_no_asyncio_before_launching_its_handlers():
+    """`smyth run` launches its handler processes right after reading the config, so each
+    child's interpreter starts while the gateway imports asyncio and uvicorn: the command's
+    module and what it needs to launch must not pull them in."""
+    script = ("import sys, smyth.cli.run, smyth.runtime.launch, smyth.runtime.local; "
+              "print(sorted({m.split('.')[0] for m in sys.modules}))")
+    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            check=True).stdout
+    assert "'click'" in loaded and "'asyncio'" not in loaded and "'uvicorn'" not in loaded
+
+
 GATEWAY_SCRIPT = """
 import asyncio, json, sys
 from smyth.config import load_config
