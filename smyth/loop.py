@@ -111,13 +111,10 @@ def terminal_preserved() -> Generator[None, None, None]:
 
 
 def run_loop(main: Coroutine[Any, Any, int]) -> int:
+    # Handler processes are started with subprocess.Popen on either loop (runtime/launch.py),
+    # so a debugger that launched us (debugpy from VS Code, PyCharm's pydevd) follows them.
     import asyncio
 
-    # uvloop starts handler processes through libuv, out of sight of the subprocess patching
-    # by which a debugger that launched us (debugpy from VS Code, PyCharm's pydevd) follows
-    # them: under one, asyncio's own loop starts them through the subprocess module.
-    if "pydevd" in sys.modules:
-        return asyncio.run(main)
     try:
         import uvloop
     except ImportError:

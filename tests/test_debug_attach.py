@@ -52,6 +52,15 @@ def port_free(port: int) -> bool:
     return True
 
 
+def free_port_run(count: int) -> int:
+    """The first of ``count`` consecutive free ports (a handler's replicas listen on
+    consecutive debug ports)."""
+    while True:
+        base = free_ports(1)[0]
+        if base + count < 65536 and all(port_free(base + i) for i in range(count)):
+            return base
+
+
 def banner_port(run, name: str) -> int:
     match = re.search(rf"^\s+{name}\s.*debugpy :(\d+)$", run.output, re.MULTILINE)
     assert match, run.output

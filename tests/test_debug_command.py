@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 from conftest import write_project
 from dap import DAPClient
-from test_debug_attach import free_ports, handler_source, stop_and_read, stop_line
+from test_debug_attach import free_port_run, free_ports, handler_source, stop_and_read, stop_line
 
 from smyth.vscode import parse
 
@@ -54,7 +54,7 @@ def project_with_two_replicas(tmp_path, base_port: int):
 
 
 def test_prints_one_attach_configuration_per_replica(tmp_path, smyth_run):
-    base = free_ports(1)[0]
+    base = free_port_run(2)
     project = project_with_two_replicas(tmp_path, base)
     run = smyth_run(project, "--debug", "hello")
     result = smyth(project, "debug", "hello", "--url", run.url)
@@ -70,7 +70,7 @@ def test_prints_one_attach_configuration_per_replica(tmp_path, smyth_run):
 
 
 def test_write_merges_into_an_existing_launch_json_and_the_result_attaches(tmp_path, smyth_run):
-    base = free_ports(1)[0]
+    base = free_port_run(2)
     project = project_with_two_replicas(tmp_path, base)
     launch = project / ".vscode" / "launch.json"
     launch.parent.mkdir()
@@ -110,7 +110,7 @@ def test_write_merges_into_an_existing_launch_json_and_the_result_attaches(tmp_p
 
 
 def test_errors_say_what_to_do(tmp_path, smyth_run):
-    project = project_with_two_replicas(tmp_path, free_ports(1)[0])
+    project = project_with_two_replicas(tmp_path, free_port_run(2))
     dead = f"http://127.0.0.1:{free_ports(1)[0]}"
     result = smyth(project, "debug", "hello", "--url", dead)
     assert result.returncode == 1

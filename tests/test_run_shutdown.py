@@ -109,3 +109,30 @@ def test_a_request_past_the_grace_period_gets_the_front_doors_error_not_a_traceb
     assert (answer[0].status_code, answer[0].json()) == (500, {"message": "Internal Server Error"})
     assert "stopped by the shutdown before the function returned" in run.output
     assert "Traceback" not in run.output
+
+
+def test_handler_processes_launched_but_never_adopted_end_with_their_supervisors(tmp_path):
+    """`smyth run` launches its handler processes before its event loop exists; stopped
+    before adopting them (a signal in that window), the supervisors still end them."""
+    import asyncio
+
+    from smyth.config import load_config
+    from smyth.runtime.launch import launch
+    from smyth.runtime.local import local_specs, supervisors
+
+    root = write_project(tmp_path / "p", """
+        [tool.smyth.handlers.two]
+        handler_path = "app.handler"
+        url_path = "/two"
+        concurrency = 2
+        """, {"app.py": "def handler(event, context):\n    return 1\n"})
+    config = load_config(root / "pyproject.toml")
+    specs = local_specs(config, config.handlers["two"])
+    launched = [launch(spec) for spec in specs]
+    assert all(process.popen.poll() is None for process in launched)
+
+    async def stop_all() -> None:
+        await asyncio.gather(*(replica.stop() for replica in supervisors(specs, launched)))
+
+    asyncio.run(stop_all())
+    assert [process.popen.poll() for process in launched] == [-signal.SIGKILL] * 2
