@@ -80,8 +80,9 @@ FILES = {
         def handler(event, context):
             marker = (event.get("queryStringParameters") or {}).get("marker", "")
             print("slow-was-here", marker, os.environ["HOSTNAME"])
+            started = time.time()  # the containers share the host's clock
             time.sleep(float((event.get("queryStringParameters") or {}).get("s", "0")))
-            return {"container": os.environ["HOSTNAME"]}
+            return {"container": os.environ["HOSTNAME"], "start": started, "end": time.time()}
         """,
     "app/hog.py": """
         import os
@@ -200,17 +201,13 @@ def test_inspect_shows_limits_user_read_only_mount_labels_and_loopback_port(stac
 def test_concurrency_n_gives_n_containers_serving_at_once(stack):
     with ThreadPoolExecutor(3) as pool:  # warm all three replicas
         list(pool.map(lambda _: get(stack, "/slow", s="0.5"), range(3)))
-    started_at = time.monotonic()
-    get(stack, "/slow", s="1")
-    one = time.monotonic() - started_at
-    started_at = time.monotonic()
     with ThreadPoolExecutor(3) as pool:
         responses = list(pool.map(lambda _: get(stack, "/slow", s="1"), range(3)))
-    three = time.monotonic() - started_at
     assert all(r.status_code == 200 for r in responses)
-    assert len({r.json()["container"] for r in responses}) == 3
-    # Serialised, three would take three times one; concurrent, about one.
-    assert three / (3 * one) < 0.6, (one, three)
+    runs = [r.json() for r in responses]
+    assert len({run["container"] for run in runs}) == 3
+    # Every invocation started before any finished: side by side, not one after another.
+    assert max(run["start"] for run in runs) < min(run["end"] for run in runs), runs
 
 
 def test_warm_state_persists_within_a_container(stack):
@@ -219,17 +216,16 @@ def test_warm_state_persists_within_a_container(stack):
     assert second["count"] == first["count"] + 1
 
 
-def test_edit_reloads_the_handler_within_two_seconds_without_restarting_containers(
-        stack, docker_client):
+def test_edit_reloads_the_handler_without_restarting_containers(stack, docker_client):
+    """How fast the edit shows (issue 4: within 2 s) is the benchmark's `docker: reload
+    max` row; here, that it shows at all, from the same containers."""
     before = started(docker_client, stack["project"])
     version = get(stack, "/hello").json()["version"]
     source = stack["root"] / "app" / "hello.py"
     source.write_text(source.read_text().replace(f"VERSION = {version}",
                                                  f"VERSION = {version + 1}"))
-    edited = time.monotonic()
     wait_for(lambda: get(stack, "/hello").json()["version"] == version + 1, timeout=10,
              interval=0.02, message="the new code to answer")
-    assert time.monotonic() - edited < 2.0
     assert started(docker_client, stack["project"]) == before
 
 
