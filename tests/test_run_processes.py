@@ -123,9 +123,14 @@ def test_fake_coldstart_time_on_first_invocation_only(tmp_path, smyth_run):
     wait_for(lambda: run.output.count("REPORT RequestId") == 3, message="three REPORT lines")
     reports = [line for line in run.output.splitlines() if "REPORT RequestId" in line]
     slow_first, slow_second, fast_first = reports
-    assert float(re.search(r"Init Duration: ([\d.]+) ms", slow_first).group(1)) >= 500
+    def init_ms(report: str) -> float:
+        return float(re.search(r"Init Duration: ([\d.]+) ms", report).group(1))
+
+    assert init_ms(slow_first) >= 500  # the pause: 0.5–1.0 s on top of the real init
     assert "Init Duration" not in slow_second
-    assert float(re.search(r"Init Duration: ([\d.]+) ms", fast_first).group(1)) < 500
+    # No pause for the other handler: its init is the real one, shorter than init + pause
+    # (compared with it, not with a fixed bound that a busy machine's real init could pass).
+    assert init_ms(fast_first) < init_ms(slow_first)
 
 
 FAULTS = """
