@@ -136,16 +136,17 @@ def latency(report: Report, port: int, settings: Settings, logs: Path, work: Pat
     n = settings.latency_requests
     uv_port = free_port()
     with Server("uvicorn-docker", uvicorn_command(uv_port), work / "baseline", uv_port,
-                logs) as uvicorn, relay_container(work / "baseline") as floor_port:
+                logs) as uvicorn, relay_containers(work / "baseline") as (floor_port, two_port):
         uvicorn.wait_ok("/c1")
-        load(f"http://127.0.0.1:{port}/c1", clients=4, seconds=0.5)  # warm
-        load(f"http://127.0.0.1:{floor_port}/c1", clients=4, seconds=0.5)
+        for warm in (port, floor_port, two_port):
+            load(f"http://127.0.0.1:{warm}/c1", clients=4, seconds=0.5)
         runs = interleaved({"uvicorn": f"http://127.0.0.1:{uv_port}/c1",
                             "smyth": f"http://127.0.0.1:{port}/c1",
-                            "floor": f"http://127.0.0.1:{floor_port}/c1"},
+                            "floor": f"http://127.0.0.1:{floor_port}/c1",
+                            "two": f"http://127.0.0.1:{two_port}/c1"},
                            settings.rounds, requests=n // settings.rounds)
         base, ours = merged_latency(runs["uvicorn"]), merged_latency(runs["smyth"])
-        floor = merged_latency(runs["floor"])
+        floor, two = merged_latency(runs["floor"]), merged_latency(runs["two"])
     row = Row("docker: warm latency p50", ours["p50_us"], "us", base["p50_us"],
               errors=int(ours["errors"]), note=f"p99 {ours['p99_us']:,.0f} µs vs uvicorn "
                                           f"{base['p99_us']:,.0f} µs; errors {ours['errors']}")
@@ -154,37 +155,52 @@ def latency(report: Report, port: int, settings: Settings, logs: Path, work: Pat
     report.add(Row("  floor: bare relay in one container, p50", floor["p50_us"], "us",
                    base["p50_us"], note="bench/relay.py in a container of the stack's image, "
                                         "published on 127.0.0.1: one hop where Smyth has two"))
+    report.add(Row("  floor: bare relay, two containers, p50", two["p50_us"], "us",
+                   base["p50_us"], note="the same relay forwarding over the stack's network to a "
+                                        "second container that relays to its child: Smyth's hops"))
 
 
 @contextlib.contextmanager
-def relay_container(baseline: Path) -> Iterator[int]:
-    """bench/relay.py served by uvicorn in a container of the stack's own image, published
-    like the gateway: what a container hop costs before any Smyth code runs."""
+def relay_containers(baseline: Path) -> Iterator[tuple[int, int]]:
+    """bench/relay.py served by uvicorn in containers of the stack's own image, published
+    like the gateway: what container hops cost before any Smyth code runs. Yields the port
+    of a one-container relay and of one that forwards to a second container (two hops)."""
     import docker
 
     client = docker.from_env()
+    started = []
     try:
         [gateway] = client.containers.list(filters={"label": [f"dev.smyth.project={PROJECT}",
                                                               "dev.smyth.role=gateway"]})
-        host_port = free_port()
-        container = client.containers.run(
-            gateway.image.id, ["/opt/smyth/venv/bin/python", "-m", "uvicorn", "relay:app",
-                               "--host", "0.0.0.0", "--port", "8080", "--lifespan", "off",
-                               "--no-server-header", "--no-access-log"],
-            detach=True, working_dir="/srv", user="65534:65534",
-            volumes={str(baseline): {"bind": "/srv", "mode": "ro"}},
-            ports={"8080/tcp": ("127.0.0.1", host_port)},
-            labels={"dev.smyth.project": PROJECT, "dev.smyth.role": "bench-floor"})
-        try:
-            deadline = time.perf_counter() + 60
+        [network] = gateway.attrs["NetworkSettings"]["Networks"]
+        python = "/opt/smyth/venv/bin/python"
+        common = {"image": gateway.image.id, "detach": True, "working_dir": "/srv",
+                  "user": "65534:65534", "network": network,
+                  "volumes": {str(baseline): {"bind": "/srv", "mode": "ro"}},
+                  "labels": {"dev.smyth.project": PROJECT, "dev.smyth.role": "bench-floor"}}
+        uvicorn = [python, "-m", "uvicorn", "relay:app", "--host", "0.0.0.0", "--port", "8080",
+                   "--lifespan", "off", "--no-server-header", "--no-access-log"]
+        upstream = f"{PROJECT}-bench-upstream"
+        started.append(client.containers.run(command=[python, "relay.py", "serve", "9000"],
+                                              name=upstream, **common))
+        ports = []
+        for env in ({}, {"RELAY_UPSTREAM": f"{upstream}:9000"}):
+            host_port = free_port()
+            started.append(client.containers.run(command=uvicorn, environment=env,
+                                                  ports={"8080/tcp": ("127.0.0.1", host_port)},
+                                                  **common))
+            ports.append(host_port)
+        deadline = time.perf_counter() + 60
+        for host_port in ports:
             while (answer := get(host_port, "/c1")) is None or answer[0] != 200:
                 if time.perf_counter() > deadline:
-                    raise RuntimeError(f"relay container does not answer: {container.logs()!r}")
+                    logs = b"".join(c.logs() for c in started)
+                    raise RuntimeError(f"relay containers do not answer: {logs!r}")
                 time.sleep(0.05)
-            yield host_port
-        finally:
-            container.remove(force=True)
+        yield ports[0], ports[1]
     finally:
+        for container in started:
+            container.remove(force=True)
         client.close()
 
 

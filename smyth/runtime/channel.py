@@ -1,8 +1,10 @@
-"""The supervisor's end of the socket to a handler process: frames in and out on the loop.
+"""One end of a connection that carries frames (``smyth.runtime.protocol``) on the loop.
 
-A bare ``asyncio.Protocol`` decodes whole frames as bytes arrive and hands them to the one
-waiting reader, so an invocation costs one write and one wake-up on each side: no stream
-reader tasks, no per-read futures, no timeout task per wait.
+The supervisor talks to its handler process through one, over a socket pair; the gateway
+talks to a worker container through one, over TCP (the invocation channel), and the worker
+answers through one. A bare ``asyncio.Protocol`` decodes whole frames as bytes arrive and
+hands them to the one waiting reader, so a frame costs one write and one wake-up on each
+side: no stream reader tasks, no per-read futures, no timeout task per wait.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ HEAD = PREFIX.size
 
 
 class ChannelClosed(ConnectionError):
-    """The handler process closed its end (it exited or crashed)."""
+    """The other end closed the connection (a handler process exited or crashed, a worker
+    or the gateway went away)."""
 
 
 class Channel(asyncio.Protocol):
@@ -64,12 +67,17 @@ class Channel(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    # -- the supervisor's side -------------------------------------------------
+    # -- the owner's side -----------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        return self._closed or self.transport is None or self.transport.is_closing()
+
     def send(self, header: dict[str, Any], body: bytes = b"") -> None:
         """Queue one frame. The transport buffers what the socket cannot take yet; a
         replica has one invocation in flight, so that is at most one payload."""
-        if self._closed or self.transport is None or self.transport.is_closing():
-            raise ChannelClosed("handler process is gone")
+        if self.closed:
+            raise ChannelClosed("the other end is gone")
+        assert self.transport is not None
         self.transport.write(protocol.encode(header, body))
 
     async def receive(self, timeout: float | None = None) -> tuple[dict[str, Any], bytes]:
@@ -85,7 +93,7 @@ class Channel(asyncio.Protocol):
                 if timer is not None:
                     timer.cancel()
             if not self._frames:
-                raise ChannelClosed("handler process closed the connection")
+                raise ChannelClosed("the other end closed the connection")
         return self._frames.popleft()
 
     def close(self) -> None:

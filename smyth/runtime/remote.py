@@ -1,9 +1,11 @@
 """Replicas in worker containers: the placement ``smyth up`` uses.
 
-A ``RemoteReplica`` is the gateway's handle on one worker server, reached over HTTP. It has
-the same interface as the local ``Supervisor``, so the gateway cannot tell them apart. The
-worker enforces the deadline itself, so a request here has no read timeout: a debugger may
-hold an invocation as long as the developer likes, and a dead worker closes the connection.
+A ``RemoteReplica`` is the gateway's handle on one worker server. It has the same interface
+as the local ``Supervisor``, so the gateway cannot tell them apart. Health and reload are HTTP
+requests; invocations, the hot path, go over the worker's invocation channel: one TCP
+connection carrying the same frames a supervisor sends its handler process (see ``wire``).
+The worker enforces the deadline itself, so an invocation here has no read timeout: a
+debugger may hold it as long as the developer likes, and a dead worker closes the connection.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from smyth.runtime import http1, wire
+from smyth.runtime import wire
+from smyth.runtime.channel import Channel
 from smyth.runtime.supervisor import failure_result
 from smyth.types import Invocation, InvocationResult, ReplicaState
 
@@ -45,9 +48,8 @@ class RemoteReplica:
         self._state: ReplicaState = "starting"
         self._worker: dict[str, Any] = {}
         self._client: httpx.AsyncClient | None = None
-        address = urlsplit(self.url)
-        # Invocations, the hot path, go over a bare keep-alive connection (see http1).
-        self._connection = http1.Connection(address.hostname or "127.0.0.1", address.port or 80)
+        self._host = urlsplit(self.url).hostname or "127.0.0.1"
+        self._channel: Channel | None = None
 
     @property
     def name(self) -> str:
@@ -97,22 +99,55 @@ class RemoteReplica:
 
     async def invoke(self, invocation: Invocation) -> InvocationResult:
         try:
-            response = await self._connection.post(wire.INVOKE_PATH, invocation.body,
-                                                   wire.invocation_headers(invocation))
-        except http1.TransportError as exc:
+            channel = await self._open_channel()
+            channel.send(*wire.invocation_frame(invocation))
+            header, body = await channel.receive()
+        except (OSError, asyncio.TimeoutError, httpx.TransportError, ValueError) as exc:
+            self._close_channel()
             logger.error("%s: worker %s unreachable: %s", self.name, self.url, exc)
             return failure_result(invocation.request_id, "ServiceException",
                                   f"worker {self.name} at {self.url} is unreachable: {exc}")
-        if response.status != 200:
+        except BaseException:
+            # Cancelled while the worker runs it: its answer must not be taken for the next
+            # invocation's, so this connection is done with.
+            self._close_channel()
+            raise
+        if header.get("type") == "refused":
             return failure_result(invocation.request_id, "ServiceException",
-                                  f"worker {self.name} answered {response.status}: "
-                                  f"{response.text[:200]}")
-        result = wire.read_result(invocation.request_id, response.headers, response.content)
-        self._track({**self._worker, "state": response.headers.get(wire.STATE, "warm"),
-                     "container": result.replica})
+                                  f"worker {self.name} refused the invocation: "
+                                  f"{header.get('errorType')}: {header.get('errorMessage')}")
+        if header.get("type") != "result" or header.get("request_id") != invocation.request_id:
+            self._close_channel()
+            return failure_result(invocation.request_id, "ServiceException",
+                                  f"worker {self.name} answered out of turn: {header!r:.200}")
+        result = wire.read_result_frame(header, body)
+        self._track({**self._worker, "state": header.get("state"), "container": result.replica})
         self.invocations += 1
         self.last_duration_ms = result.duration_ms
         return result
+
+    async def _open_channel(self) -> Channel:
+        """The connection to the worker's invocation channel, opened on first use and again
+        after it closed (the worker restarted, or an invocation was abandoned)."""
+        if self._channel is not None and not self._channel.closed:
+            return self._channel
+        port = self._worker.get(wire.CHANNEL_PORT_KEY)
+        if not isinstance(port, int):  # never heard from the worker yet: ask it
+            response = await self._http().get(wire.HEALTH_PATH, timeout=CONNECT_TIMEOUT)
+            self._track(response.json())
+            port = self._worker.get(wire.CHANNEL_PORT_KEY)
+            if not isinstance(port, int):
+                raise ConnectionError("its health answer names no invocation channel port")
+        loop = asyncio.get_running_loop()
+        _, channel = await asyncio.wait_for(
+            loop.create_connection(Channel, self._host, port), CONNECT_TIMEOUT)
+        self._channel = channel
+        return channel
+
+    def _close_channel(self) -> None:
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
 
     async def reload(self) -> None:
         try:
@@ -129,7 +164,7 @@ class RemoteReplica:
 
     async def stop(self) -> None:
         self._state = "stopped"
-        self._connection.close()
+        self._close_channel()
         if self._client is not None:
             await self._client.aclose()
             self._client = None

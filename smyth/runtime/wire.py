@@ -1,10 +1,17 @@
-"""The worker protocol: an invocation and its result as HTTP headers around the RIE body.
+"""The worker protocols: how an invocation and its result cross to a worker container.
 
-The body is the Runtime Interface Emulator's: the event in, the handler's payload (or the
-Lambda error object) out. What RIE has no header for travels in ``X-Smyth-*`` headers, and
-the Invoke API's own headers (client context, log tail, function error) keep their AWS
-names, so a worker answers plain RIE clients and a gateway understands plain RIE answers.
-Both sides of the wire use this module: the worker server and the remote replica.
+Two ways in, one worker behind them:
+
+- HTTP, the Runtime Interface Emulator's invoke protocol: the event in, the handler's payload
+  (or the Lambda error object) out. What RIE has no header for travels in ``X-Smyth-*``
+  headers, and the Invoke API's own headers (client context, log tail, function error) keep
+  their AWS names, so a worker answers plain RIE clients (curl, an IDE's Lambda tooling).
+- The invocation channel, which the gateway uses: one TCP connection per replica carrying
+  the frames a supervisor exchanges with its handler process (``smyth.runtime.protocol``),
+  the event and the payload as raw bytes beside a JSON header. It spares each invocation an
+  HTTP request and response on both sides, most of what the hop cost.
+
+Both sides of both use this module: the worker server and the remote replica.
 """
 
 from __future__ import annotations
@@ -139,3 +146,58 @@ def result_body(result: InvocationResult) -> bytes:
     if result.error is not None:
         return json.dumps(result.error).encode()
     return result.payload
+
+
+# -- the invocation channel ----------------------------------------------------------
+# The worker listens for it beside its HTTP port (on the next one unless told otherwise)
+# and names its port in its health answer.
+CHANNEL_PORT_KEY = "channel_port"
+
+
+def invocation_frame(invocation: Invocation) -> tuple[dict[str, Any], bytes]:
+    header = {
+        "type": "invoke", "request_id": invocation.request_id, "timeout": invocation.timeout,
+        "function_arn": invocation.function_arn, "client_context": invocation.client_context,
+        "identity": invocation.identity, "context": invocation.context,
+        "log_tail": invocation.log_tail, "trace_id": invocation.trace_id,
+    }
+    return header, invocation.body
+
+
+def read_invocation_frame(header: Mapping[str, Any], body: bytes) -> Invocation:
+    """Raises KeyError, ValueError or TypeError on a frame that is not an invocation."""
+    if header.get("type") != "invoke":
+        raise ValueError(f"expected an invoke frame, not {header.get('type')!r}")
+    timeout = header["timeout"]
+    return Invocation(
+        request_id=str(header["request_id"]), body=body,
+        timeout=None if timeout is None else float(timeout),
+        function_arn=str(header["function_arn"]),
+        client_context=header.get("client_context"), identity=header.get("identity"),
+        context=header.get("context") or {}, log_tail=bool(header.get("log_tail")),
+        trace_id=header.get("trace_id"),
+    )
+
+
+def result_frame(result: InvocationResult, state: str) -> tuple[dict[str, Any], bytes]:
+    header = {
+        "type": "result", "request_id": result.request_id, "error": result.error,
+        "duration_ms": result.duration_ms, "init_ms": result.init_ms,
+        "max_memory_mb": result.max_memory_mb, "log": result.log, "replica": result.replica,
+        "init_failed": result.init_failed, "state": state,
+    }
+    return header, result.payload
+
+
+def refusal_frame(error_type: str, message: str) -> tuple[dict[str, Any], bytes]:
+    """The answer to an invocation the worker would not run (busy, malformed)."""
+    return {"type": "refused", "errorType": error_type, "errorMessage": message}, b""
+
+
+def read_result_frame(header: Mapping[str, Any], body: bytes) -> InvocationResult:
+    return InvocationResult(
+        request_id=header["request_id"], payload=body, error=header.get("error"),
+        duration_ms=header.get("duration_ms") or 0.0, init_ms=header.get("init_ms"),
+        max_memory_mb=header.get("max_memory_mb") or 0, log=header.get("log"),
+        replica=header.get("replica") or "", init_failed=bool(header.get("init_failed")),
+    )

@@ -1,10 +1,11 @@
 """The worker server: the entrypoint of each worker container (``python -m smyth.runtime.worker``).
 
-An HTTP server around ONE supervisor, so a container runs the same handler runtime as
-``smyth run``. It speaks the Runtime Interface Emulator's invoke protocol (see
-``smyth.runtime.wire``), serves one invocation at a time as a Lambda execution environment
-does, watches the read-only project mount and replaces its handler process when an imported
-file changes — the container itself never restarts for a code change.
+A server around ONE supervisor, so a container runs the same handler runtime as
+``smyth run``. It takes invocations two ways (see ``smyth.runtime.wire``): over HTTP in the
+Runtime Interface Emulator's invoke protocol, and over the invocation channel the gateway
+uses. It serves one invocation at a time as a Lambda execution environment does, watches
+the read-only project mount and replaces its handler process when an imported file
+changes — the container itself never restarts for a code change.
 
 Configured by environment, as RIE is: ``AWS_LAMBDA_FUNCTION_HANDLER``, ``..._NAME``,
 ``..._MEMORY_SIZE``, ``..._TIMEOUT`` and ``LAMBDA_TASK_ROOT``, plus the ``SMYTH_*`` settings
@@ -23,6 +24,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -30,17 +32,25 @@ from smyth.asgi import Receive, Scope, Send, read_body
 from smyth.loop import run_loop
 from smyth.reload import watch
 from smyth.runtime import wire
+from smyth.runtime.channel import Channel, ChannelClosed
 from smyth.runtime.launch import ProcessSpec
 from smyth.runtime.supervisor import Supervisor
 from smyth.serving import GatewayServer, bind_socket, log_config
+from smyth.types import Invocation, InvocationResult
 
 Answer = tuple[int, dict[str, str], bytes]
+
+# One invocation per execution environment; the gateway never sends two.
+BUSY = {"errorType": "TooManyRequestsException",
+        "errorMessage": "this worker is serving another invocation"}
 
 logger = logging.getLogger("smyth.worker")
 
 PORT = 8080
+SHUTDOWN_GRACE = 5
 # Settings of the worker itself; the handler process does not need to see them.
 OWN_SETTINGS = ("SMYTH_HANDLER_PYTHON", "SMYTH_RUNTIME_PATH", "SMYTH_RELOAD", "SMYTH_PORT",
+                "SMYTH_CHANNEL_PORT",
                 "SMYTH_LOG_LEVEL", "SMYTH_FAKE_COLDSTART", "SMYTH_INIT_TIMEOUT",
                 "SMYTH_DEBUG_PORT", "SMYTH_DEBUG_WAIT", "SMYTH_REPLICA")
 
@@ -56,6 +66,7 @@ class WorkerSettings:
     function_arn: str
     default_timeout: float | None
     port: int = PORT
+    channel_port: int = PORT + 1
     reload: bool = True
     replica: str = ""
 
@@ -92,11 +103,13 @@ class WorkerSettings:
             debug_host="0.0.0.0", debug_wait=debug_wait,
             python=env.get("SMYTH_HANDLER_PYTHON") or sys.executable,
         )
+        port = int(env.get("SMYTH_PORT", PORT))
         return cls(
             spec=spec,
             function_arn=f"arn:aws:lambda:{region}:123456789012:function:{name}",
             default_timeout=float(timeout) if timeout else None,
-            port=int(env.get("SMYTH_PORT", PORT)),
+            port=port,
+            channel_port=int(env.get("SMYTH_CHANNEL_PORT", port + 1)),
             reload=_flag(env, "SMYTH_RELOAD", True),
             replica=env.get("SMYTH_REPLICA") or socket.gethostname(),
         )
@@ -107,6 +120,9 @@ class Worker:
         self.settings = settings
         self.supervisor = Supervisor(settings.spec, index=0)
         self.starting: asyncio.Task[None] | None = None
+        self._channels: dict[Channel, asyncio.Task[None]] = {}
+        self._answering: set[Channel] = set()
+        self._closing = False
 
     def begin(self) -> asyncio.Task[None]:
         """Start the handler process in the background; invocations wait for it."""
@@ -122,17 +138,12 @@ class Worker:
                          error.get("errorType"), error.get("errorMessage"))
 
     async def invoke(self, scope: Scope, receive: Receive) -> Answer | None:
-        """Status, headers and body of the answer to one invocation request; None when the
-        client left before sending all of its body."""
-        supervisor = self.supervisor
-        if supervisor.busy:
-            # One invocation per execution environment; the gateway never sends two.
-            return _json(429, {"errorType": "TooManyRequestsException",
-                               "errorMessage": "this worker is serving another invocation"})
-        supervisor.busy = True
+        """Status, headers and body of the answer to one HTTP invocation request; None when
+        the client left before sending all of its body."""
+        if self.supervisor.busy:
+            return _json(429, BUSY)
+        self.supervisor.busy = True
         try:
-            if self.starting is not None and not self.starting.done():
-                await asyncio.shield(self.starting)  # one process, not a second one for us
             body = await read_body(receive)
             if body is None:
                 return None
@@ -143,17 +154,77 @@ class Worker:
             except (ValueError, TypeError) as exc:
                 return _json(400, {"errorType": "InvalidRequestContentException",
                                    "errorMessage": f"bad invocation header: {exc}"})
-            result = await supervisor.invoke(invocation)
+            result = await self._run(invocation)
         finally:
-            supervisor.busy = False
+            self.supervisor.busy = False
+        return 200, wire.result_headers(result, self.supervisor.state), wire.result_body(result)
+
+    # -- the invocation channel -------------------------------------------------------
+    def accept(self) -> Channel:
+        """A new connection of the invocation channel (the server's protocol factory)."""
+        channel = Channel()
+        self._channels[channel] = asyncio.ensure_future(self._serve_channel(channel))
+        return channel
+
+    async def _serve_channel(self, channel: Channel) -> None:
+        try:
+            while not self._closing:
+                header, body = await channel.receive()
+                self._answering.add(channel)
+                try:
+                    reply = await self._invoke_frame(header, body)
+                finally:
+                    self._answering.discard(channel)
+                channel.send(*reply)
+        except ChannelClosed:
+            pass  # the gateway closed it, or went away: nobody left to answer
+        finally:
+            channel.close()
+            self._channels.pop(channel, None)
+
+    async def close_channels(self, grace: float) -> None:
+        """Stop taking invocations; let one that runs finish within ``grace`` seconds and
+        send its answer, as uvicorn does for a request in flight."""
+        self._closing = True
+        for channel in self._channels:
+            if channel not in self._answering:
+                channel.close()
+        tasks = list(self._channels.values())
+        if tasks:
+            _, late = await asyncio.wait(tasks, timeout=grace)
+            for task in late:
+                task.cancel()
+
+    async def _invoke_frame(self, header: dict[str, Any], body: bytes
+                            ) -> tuple[dict[str, Any], bytes]:
+        if self.supervisor.busy:
+            return wire.refusal_frame(BUSY["errorType"], BUSY["errorMessage"])
+        try:
+            invocation = wire.read_invocation_frame(header, body)
+        except (KeyError, ValueError, TypeError) as exc:
+            return wire.refusal_frame("InvalidRequestContentException",
+                                      f"bad invocation frame: {exc!r}")
+        self.supervisor.busy = True
+        try:
+            result = await self._run(invocation)
+        finally:
+            self.supervisor.busy = False
+        return wire.result_frame(result, self.supervisor.state)
+
+    async def _run(self, invocation: Invocation) -> InvocationResult:
+        """Run one invocation; the caller has marked the supervisor busy."""
+        if self.starting is not None and not self.starting.done():
+            await asyncio.shield(self.starting)  # one process, not a second one for us
+        result = await self.supervisor.invoke(invocation)
         result.replica = self.settings.replica
-        return 200, wire.result_headers(result, supervisor.state), wire.result_body(result)
+        return result
 
     def health(self) -> tuple[int, dict[str, object]]:
         status = self.supervisor.status()
         ready = status["state"] in ("cold", "warm", "busy")
         return (200 if ready else 503), {**status, "handler": self.supervisor.handler_name,
-                                         "container": self.settings.replica}
+                                         "container": self.settings.replica,
+                                         wire.CHANNEL_PORT_KEY: self.settings.channel_port}
 
     async def reload_changed(self, changed: set[str]) -> None:
         if self.supervisor.watches(changed):
@@ -210,8 +281,10 @@ async def serve(settings: WorkerSettings, host: str = "0.0.0.0") -> int:
     worker = Worker(settings)
     server = GatewayServer(uvicorn.Config(  # configures logging, so it comes first
         worker, log_config=log_config("INFO"), log_level="warning", access_log=False,
-        lifespan="off", timeout_graceful_shutdown=5, server_header=False,
+        lifespan="off", timeout_graceful_shutdown=SHUTDOWN_GRACE, server_header=False,
     ), on_exit=lambda: asyncio.get_running_loop().call_soon(worker.supervisor.abandon_debugged))
+    channel_server = await asyncio.get_running_loop().create_server(
+        worker.accept, sock=bind_socket(host, settings.channel_port))
     # Serve while the handler imports, so health can say "starting" rather than nothing.
     starting = worker.begin()
     stop = asyncio.Event()
@@ -223,6 +296,8 @@ async def serve(settings: WorkerSettings, host: str = "0.0.0.0") -> int:
         await server.serve(sockets=[bind_socket(host, settings.port)])
     finally:
         stop.set()
+        channel_server.close()
+        await worker.close_channels(SHUTDOWN_GRACE)
         if watcher is not None:
             with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(watcher, 2)

@@ -47,8 +47,9 @@ def free_port() -> int:
 
 
 class Worker:
-    def __init__(self, root: Path, handler_path: str = "app.handler", **env: str) -> None:
-        self.port = free_port()
+    def __init__(self, root: Path, handler_path: str = "app.handler", *,
+                 ports: tuple[int, int] | None = None, **env: str) -> None:
+        self.port, self.channel_port = ports or (free_port(), free_port())
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(root / "worker.log", "w+")  # noqa: SIM115  (closed by stop())
         self.proc = subprocess.Popen(
@@ -56,7 +57,8 @@ class Worker:
             stderr=subprocess.STDOUT,
             env={**os.environ, "AWS_LAMBDA_FUNCTION_HANDLER": handler_path,
                  "AWS_LAMBDA_FUNCTION_NAME": "fn", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
-                 "LAMBDA_TASK_ROOT": str(root), "SMYTH_PORT": str(self.port), **env})
+                 "LAMBDA_TASK_ROOT": str(root), "SMYTH_PORT": str(self.port),
+                 "SMYTH_CHANNEL_PORT": str(self.channel_port), **env})
 
     def output(self) -> str:
         self.log.flush()
@@ -224,3 +226,70 @@ def test_reload_off_keeps_the_process(tmp_path):
         assert version(frozen) == 1
     finally:
         assert frozen.stop() == 0 and watching.stop() == 0
+
+
+def test_the_channel_reconnects_to_a_restarted_worker(tmp_path):
+    root = write_project(tmp_path / "p", "", {"app.py": HANDLER})
+    first = Worker(root)
+
+    async def scenario():
+        replica = RemoteReplica("fn", 0, first.url)
+        assert await replica.start() is None
+        before = await replica.invoke(invocation())
+        assert first.stop() == 0  # the container went away under the gateway
+        gone = await replica.invoke(invocation())
+        second = Worker(root, ports=(first.port, first.channel_port))  # ... and came back
+        try:
+            await asyncio.to_thread(wait_for, lambda: _health(second.url) == 200,
+                                    message="the restarted worker to be ready")
+            after = await replica.invoke(invocation())
+        finally:
+            await replica.stop()
+            assert second.stop() == 0
+        return before, gone, after
+
+    before, gone, after = asyncio.run(scenario())
+    assert json.loads(before.payload)["count"] == 1
+    assert gone.error["errorType"] == "ServiceException" and "unreachable" in gone.error["errorMessage"]
+    assert after.error is None and json.loads(after.payload)["count"] == 1  # a fresh process
+
+
+def test_an_abandoned_invocation_never_answers_the_next_one(worker):
+    async def scenario():
+        replica = RemoteReplica("fn", 0, worker.url)
+        await replica.start()
+        with pytest.raises(asyncio.TimeoutError):  # the gateway gave up on it (a client left)
+            await asyncio.wait_for(replica.invoke(invocation(b'{"sleep": 1}')), 0.3)
+
+        async def free() -> bool:
+            result = await replica.invoke(invocation(request_id="probe"))
+            return result.error is None
+        while not await free():  # refused while the abandoned one still runs
+            await asyncio.sleep(0.05)
+        last = await replica.invoke(invocation(request_id="last"))
+        await replica.stop()
+        return last
+
+    last = asyncio.run(asyncio.wait_for(scenario(), 30))
+    assert last.error is None and last.request_id == "last"
+    assert json.loads(last.payload)["request_id"] == "last"
+
+
+def test_a_busy_worker_refuses_a_second_channel_invocation(worker):
+    async def scenario():
+        slow_side, other_side = RemoteReplica("fn", 0, worker.url), RemoteReplica("fn", 1, worker.url)
+        await slow_side.start()
+        await other_side.start()
+        slow = asyncio.ensure_future(slow_side.invoke(invocation(b'{"sleep": 1}')))
+        await asyncio.to_thread(wait_for, lambda: "invoked 1" in worker.output(),
+                                message="the slow invocation to start")
+        refused = await other_side.invoke(invocation())
+        done = await slow
+        await slow_side.stop()
+        await other_side.stop()
+        return refused, done
+
+    refused, done = asyncio.run(scenario())
+    assert refused.error["errorType"] == "ServiceException"
+    assert "TooManyRequestsException" in refused.error["errorMessage"]
+    assert done.error is None and json.loads(done.payload)["count"] == 1
