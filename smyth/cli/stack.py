@@ -226,7 +226,10 @@ def gateway(config_path: str | None) -> None:
     """Serve the gateway of a Docker stack (the gateway container's command).
 
     Replicas are the workers in SMYTH_WORKERS; the config is SMYTH_CONFIG or --config."""
+    from smyth.batched import batch_standard_streams
     from smyth.stack import gateway_main
+
+    batch_standard_streams()  # its output goes to Docker's log driver: see smyth/batched.py
 
     try:
         workers = gateway_main.parse_workers(os.environ.get("SMYTH_WORKERS", ""))
