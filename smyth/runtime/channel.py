@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import socket
 from collections import deque
 from typing import Any
 
 from smyth.runtime import protocol
+
+logger = logging.getLogger("smyth.runtime")
 
 PREFIX = protocol.PREFIX
 HEAD = PREFIX.size
@@ -48,10 +51,22 @@ class Channel(asyncio.Protocol):
             end = start + HEAD + head_len + body_len
             if size < end:
                 break
-            view = memoryview(buffer)
-            header = json.loads(bytes(view[start + HEAD:start + HEAD + head_len]))
-            body = bytes(view[end - body_len:end]) if body_len else b""
-            view.release()
+            with memoryview(buffer) as view:
+                head = bytes(view[start + HEAD:start + HEAD + head_len])
+                body = bytes(view[end - body_len:end]) if body_len else b""
+            try:
+                header = json.loads(head)
+            except ValueError:
+                header = None
+            if not isinstance(header, dict):
+                # Not our protocol (a stray client on a worker's channel port, a broken
+                # peer): this connection is over, and only this one.
+                logger.warning("closing a connection that sent a frame which is not ours "
+                               "(header %r)", head[:60])
+                self._buffer.clear()
+                if self.transport is not None:
+                    self.transport.close()
+                return
             self._frames.append((header, body))
             start = end
         if start:

@@ -167,7 +167,7 @@ def invocation_frame(invocation: Invocation) -> tuple[dict[str, Any], bytes]:
 def read_invocation_frame(header: Mapping[str, Any], body: bytes) -> Invocation:
     """Raises KeyError, ValueError or TypeError on a frame that is not an invocation."""
     if header.get("type") != "invoke":
-        raise ValueError(f"expected an invoke frame, not {header.get('type')!r}")
+        raise ValueError(f"expected an invoke frame, not {header!r:.100}")
     timeout = header["timeout"]
     return Invocation(
         request_id=str(header["request_id"]), body=body,

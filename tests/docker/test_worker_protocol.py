@@ -293,3 +293,32 @@ def test_a_busy_worker_refuses_a_second_channel_invocation(worker):
     assert refused.error["errorType"] == "ServiceException"
     assert "TooManyRequestsException" in refused.error["errorMessage"]
     assert done.error is None and json.loads(done.payload)["count"] == 1
+
+
+def test_garbage_on_the_channel_port_costs_only_that_connection(worker):
+    wait_for(lambda: _health(worker.url) == 200, message="the worker to be ready")
+    for junk in (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",  # someone's curl on the wrong port
+                 b"\x00\x00\x00\x05\x00\x00\x00\x00not{}",  # a frame whose header is not JSON
+                 b"\x00\x00\x00\x02\x00\x00\x00\x00[]",  # JSON, but not a header
+                 b"\x00\x00\x00\x0f\x00\x00\x00\x00{\"type\":\"stop\"}"):  # not an invocation
+        with socket.create_connection(("127.0.0.1", worker.channel_port), timeout=10) as sock:
+            sock.sendall(junk)
+            sock.shutdown(socket.SHUT_WR)
+            sock.settimeout(10)
+            try:
+                while sock.recv(65536):  # an answer (a refusal) or nothing, then the close
+                    pass
+            except ConnectionResetError:
+                pass
+
+    async def scenario():
+        replica = RemoteReplica("fn", 0, worker.url)
+        await replica.start()
+        result = await replica.invoke(invocation())
+        await replica.stop()
+        return result
+
+    result = asyncio.run(scenario())
+    assert result.error is None and json.loads(result.payload)["count"] == 1
+    assert worker.proc.poll() is None
+    assert "Traceback" not in worker.output()  # a line about each, not a stack trace
