@@ -1,6 +1,6 @@
-"""Standard streams that leave in batches, for the gateway container.
+"""Standard streams that leave in batches, for the gateway and worker containers.
 
-Its output goes to Docker's log driver: every write wakes the container's shim and then
+Their output goes to Docker's log driver: every write wakes the container's shim and then
 dockerd's log copier, which here cost about 50 µs of their CPU per line, more than Smyth's
 own work per request. Lines written within ``WINDOW`` of each other leave in one write
 (20 lines in a write cost dockerd a seventh), at most that late, and in order.
@@ -75,10 +75,11 @@ class BatchedStream(io.TextIOBase):
         return getattr(self._target, "encoding", "utf-8")
 
 
-def batch_standard_streams() -> None:
+def batch_standard_streams(merge: bool = False) -> None:
     """From now on, ``sys.stdout`` and ``sys.stderr`` leave in batches (the loggers that
-    uvicorn configures later take them as they are then)."""
+    uvicorn configures later take them as they are then). ``merge``: both go to stdout as
+    one stream, so that lines written to either keep their order across a batch."""
     import sys
 
     sys.stdout = BatchedStream(sys.stdout)
-    sys.stderr = BatchedStream(sys.stderr)
+    sys.stderr = sys.stdout if merge else BatchedStream(sys.stderr)

@@ -38,6 +38,9 @@ class ProcessSpec:
     # Enforce ``memory`` as an address-space limit of the process (``smyth run``); in a
     # container its memory cgroup enforces it instead.
     limit_memory: bool = False
+    # Stdout and stderr on one pipe to the supervisor, which passes them on in order
+    # (``output_relay``: a worker container); otherwise the process writes to ours.
+    pipe_output: bool = False
     python: str = field(default_factory=lambda: sys.executable)
 
 
@@ -74,7 +77,8 @@ def launch(spec: ProcessSpec) -> Launched:
         popen = subprocess.Popen(
             [spec.python, *flags, "-m", "smyth.runtime.bootstrap", str(child_sock.fileno()),
              json.dumps(options)], pass_fds=(child_sock.fileno(),), cwd=spec.project_root,
-            env=env)
+            env=env, stdout=subprocess.PIPE if spec.pipe_output else None,
+            stderr=subprocess.STDOUT if spec.pipe_output else None)
     except BaseException:
         parent_sock.close()
         raise

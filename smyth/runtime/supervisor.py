@@ -20,6 +20,7 @@ from smyth.runtime import cgroup
 from smyth.runtime.channel import Channel, open_channel
 from smyth.runtime.launch import Launched, ProcessSpec, launch
 from smyth.runtime.output import make_prefix, report_line
+from smyth.runtime.output_relay import OutputRelay
 from smyth.types import Invocation, InvocationResult, ReplicaState
 
 logger = logging.getLogger("smyth.runtime")
@@ -39,6 +40,7 @@ class HandlerProcess:
     def __init__(self, popen: subprocess.Popen[bytes], channel: Channel) -> None:
         self.popen = popen
         self.channel = channel
+        self.output = OutputRelay(popen.stdout, sys.stdout) if popen.stdout is not None else None
         self._exit: asyncio.Future[int] | None = None
         self.modules: set[str] = set()
         self.init_ms = 0.0
@@ -55,12 +57,20 @@ class HandlerProcess:
         return self.popen.poll()
 
     async def wait(self) -> int:
-        """The exit status, once the process has exited (and been reaped)."""
-        if self.popen.poll() is not None:
-            return self.popen.returncode
-        if self._exit is None:
-            self._exit = self._watch_exit()
-        return await asyncio.shield(self._exit)
+        """The exit status, once the process has exited (and been reaped) and what it wrote
+        has been passed on."""
+        if self.popen.poll() is None:
+            if self._exit is None:
+                self._exit = self._watch_exit()
+            await asyncio.shield(self._exit)
+        if self.output is not None:
+            self.output.close()
+        return self.popen.returncode
+
+    def drain_output(self) -> None:
+        """Pass on what the process has written so far: call before writing about it."""
+        if self.output is not None:
+            self.output.drain()
 
     def _watch_exit(self) -> asyncio.Future[int]:
         loop = asyncio.get_running_loop()
@@ -130,6 +140,7 @@ async def spawn(spec: ProcessSpec, launched: Launched | None = None) -> HandlerP
     try:
         header, _ = await child.receive(spec.init_timeout)
         while header["type"] == "debug":  # a breakpoint() at import time: no init deadline
+            child.drain_output()
             logger.warning("%s: %s during init; its init timeout is suspended",
                            spec.label or spec.handler_name, header.get("reason", "a debugger"))
             await child.send(DEBUG_ACK)
@@ -364,6 +375,7 @@ class Supervisor:
                     # A debugger holds the invocation: the clock stops until it ends.
                     self._debugging = True
                     deadline = None
+                    process.drain_output()
                     logger.warning("%s: RequestId %s: %s; its timeout is suspended for "
                                    "this invocation", self.name, request_id,
                                    reply.get("reason", "a debugger stopped it"))
@@ -373,6 +385,7 @@ class Supervisor:
             if reply["type"] == "oom":  # past its memory limit: the process is ending
                 return await self._crashed(process, invocation, loop.time() - started, oom=True)
         except asyncio.TimeoutError:
+            process.drain_output()
             logger.error("%s: RequestId: %s Task timed out after %.2f seconds",
                          self.name, request_id, timeout)
             peak = peak_memory_mb(process.pid)
@@ -387,6 +400,7 @@ class Supervisor:
             return await self._crashed(process, invocation, loop.time() - started, oom=False)
         finally:
             self._debugging = False
+        process.drain_output()  # its START, END and REPORT, and what the handler printed
         self._warm = True
         if "modules" in reply:
             process.modules = set(reply["modules"])

@@ -29,6 +29,7 @@ from typing import Any
 import uvicorn
 
 from smyth.asgi import Receive, Scope, Send, read_body
+from smyth.batched import batch_standard_streams
 from smyth.loop import run_loop
 from smyth.reload import watch
 from smyth.runtime import wire
@@ -102,6 +103,7 @@ class WorkerSettings:
             # Inside a container the debugger must listen beyond loopback to be published.
             debug_host="0.0.0.0", debug_wait=debug_wait,
             python=env.get("SMYTH_HANDLER_PYTHON") or sys.executable,
+            pipe_output=True,  # passed on by us, in batches: see main()
         )
         port = int(env.get("SMYTH_PORT", PORT))
         return cls(
@@ -308,6 +310,10 @@ async def serve(settings: WorkerSettings, host: str = "0.0.0.0") -> int:
 
 def main() -> None:
     settings = WorkerSettings.from_env(os.environ)
+    # The container's log: the handler process's output (through a pipe), START, END and
+    # REPORT, and our own lines, in the order they were written, as one stream as CloudWatch
+    # has it, leaving in batches (smyth/batched.py).
+    batch_standard_streams(merge=True)
     raise SystemExit(run_loop(serve(settings)))
 
 

@@ -20,6 +20,7 @@ from stackkit import (  # noqa: F401  (fixtures)
     smyth,
     stack_config,
     sweep,
+    wait_for,
     workers,
     write_project,
 )
@@ -79,10 +80,16 @@ def test_load_through_smyth_up_every_request_answered_once(tmp_path, docker_clie
         total = stress_size(short=500, full=2000)
         ids = [f"{n:05d}-{uuid.uuid4().hex}" for n in range(total)]
         answers, errors = asyncio.run(_blast(url, ids))
-        logs = "".join(container.logs().decode(errors="replace")
-                       for container in workers(docker_client, project, "load"))
-        invoked = Counter(line.split()[-1] for line in logs.splitlines()
-                          if line.startswith("seen "))
+
+        def invocations() -> Counter[str]:
+            logs = "".join(container.logs().decode(errors="replace")
+                           for container in workers(docker_client, project, "load"))
+            return Counter(line.split()[-1] for line in logs.splitlines()
+                           if line.startswith("seen "))
+
+        # Workers write their logs in batches, a few ms after the answers: wait for them.
+        invoked = wait_for(lambda: (seen := invocations()).total() >= total and seen,
+                           timeout=30, message="every invocation in the workers' logs")
         answered = sum(1 for request_id in ids if len(answers.get(request_id, [])) == 1)
         lost = sum(1 for request_id in ids if request_id not in answers)
         wrong = [(request_id, body) for request_id, bodies in answers.items() for body in bodies

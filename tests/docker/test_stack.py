@@ -259,13 +259,20 @@ def test_logs_of_a_handler_show_every_replica_and_no_other_handler(stack, docker
     hosts = {r.json()["container"] for r in responses}
     assert len(hosts) == 3
     get(stack, "/hello")
-    slow_logs = smyth(stack["root"], "logs", "slow").stdout
+    # Workers write their logs in batches, a few ms after the answers.
+    slow_logs = wait_for(lambda: (text := smyth(stack["root"], "logs", "slow").stdout)
+                         .count(f"slow-was-here {marker}") >= 3 and text,
+                         timeout=30, message="the three invocations in the log")
     for host in hosts:
         assert f"slow-was-here {marker} {host}" in slow_logs
     assert {"slow[0] |", "slow[1] |", "slow[2] |"} <= {line[:9] for line in slow_logs.splitlines()}
     assert "hello-was-here" not in slow_logs
-    hello_logs = smyth(stack["root"], "logs", "hello", "--tail", "50").stdout
-    assert "hello-was-here" in hello_logs and marker not in hello_logs
+    def hello_log() -> str | None:
+        text = smyth(stack["root"], "logs", "hello", "--tail", "50").stdout
+        return text if "hello-was-here" in text else None
+
+    hello_logs = wait_for(hello_log, timeout=30, message="hello's invocation in its log")
+    assert marker not in hello_logs
     last = smyth(stack["root"], "logs", "slow", "--tail", "1").stdout.splitlines()
     assert sorted(line.split(" |")[0] for line in last) == ["slow[0]", "slow[1]", "slow[2]"]
     unknown = smyth(stack["root"], "logs", "nope", check=False)
@@ -281,8 +288,9 @@ def test_out_of_memory_fails_that_request_and_the_next_succeeds(stack, docker_cl
     assert after.status_code == 200 and after.json()["held_mb"] == 10
     # The worker server survived: its container neither restarted nor was replaced.
     assert started(docker_client, stack["project"]) == before
-    logs = smyth(stack["root"], "logs", "hog").stdout
-    assert "Error Type: Runtime.OutOfMemory" in logs
+    wait_for(lambda: "Error Type: Runtime.OutOfMemory" in smyth(stack["root"], "logs",
+                                                                "hog").stdout,
+             timeout=30, message="the out-of-memory REPORT line in hog's log")
 
 
 def test_a_worker_container_that_dies_is_replaced_and_ps_shows_it(stack, docker_client):

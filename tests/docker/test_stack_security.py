@@ -20,6 +20,7 @@ from stackkit import (  # noqa: F401  (fixtures)
     smyth,
     stack_config,
     sweep,
+    wait_for,
     write_project,
 )
 
@@ -155,11 +156,15 @@ def test_status_ps_logs_and_up_output_never_show_secret_values(stack):
 
     ps = smyth(root, "ps").stdout
     assert "hello[1]" in ps and "127.0.0.1:" in ps
-    logs = smyth(root, "logs").stdout
     # Every container's log, at its most talkative: the handler's own debug output and
-    # the gateway's trace of ASGI messages.
-    assert f"plain values: {TABLE_PLAIN} {DOTENV_PLAIN}" in logs
-    assert "handler debug line" in logs and "ASGI [" in logs
+    # the gateway's trace of ASGI messages (written in batches, a few ms after the answers).
+    def talkative_logs() -> str | None:
+        text = smyth(root, "logs").stdout
+        expected = (f"plain values: {TABLE_PLAIN} {DOTENV_PLAIN}", "handler debug line", "ASGI [")
+        return text if all(line in text for line in expected) else None
+
+    logs = wait_for(talkative_logs, timeout=30,
+                    message="the handlers' and the gateway's lines in the logs")
     debug = smyth(root, "debug", "hello", "--url", url).stdout
     assert "Smyth: attach hello[1]" in debug
     outputs = {"status": response.text, "ps": ps, "logs": logs, "debug": debug,

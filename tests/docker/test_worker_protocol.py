@@ -322,3 +322,53 @@ def test_garbage_on_the_channel_port_costs_only_that_connection(worker):
     assert result.error is None and json.loads(result.payload)["count"] == 1
     assert worker.proc.poll() is None
     assert "Traceback" not in worker.output()  # a line about each, not a stack trace
+
+
+ORDERED = """
+import sys, time
+def handler(event, context):
+    print("one")
+    print("two", file=sys.stderr)
+    print("three")
+    time.sleep(event.get("sleep", 0))
+    raise ValueError("four")
+"""
+
+
+def test_the_log_keeps_the_order_things_were_written_in(tmp_path):
+    """The worker passes on its handler process's output (stdout and stderr through one
+    pipe) in batches, with its own lines: nothing may change places, not even when it ends
+    the invocation itself (a timeout)."""
+    root = write_project(tmp_path / "p", "", {"app.py": ORDERED})
+    ordered = Worker(root)
+    try:
+        async def scenario():
+            replica = RemoteReplica("fn", 0, ordered.url)
+            await replica.start()
+            raised = await replica.invoke(invocation(request_id="raised"))
+            timed_out = await replica.invoke(invocation(b'{"sleep": 5}', timeout=0.5,
+                                                        request_id="slow"))
+            await replica.stop()
+            return raised, timed_out
+
+        raised, timed_out = asyncio.run(scenario())
+        assert raised.error["errorType"] == "ValueError"
+        assert timed_out.error["errorType"] == "Sandbox.Timedout"
+        log = wait_for(lambda: (text := ordered.output()).count("REPORT RequestId") == 2 and text,
+                       message="both REPORT lines")
+    finally:
+        assert ordered.stop() == 0
+
+    def positions(*markers: str) -> list[int]:
+        found, at = [], 0
+        for marker in markers:
+            at = log.index(marker, at)
+            found.append(at)
+        return found
+
+    # index() from the previous marker on: each is found after the one before, or fails.
+    positions("START RequestId: raised", "one\n", "two\n", "three\n", "[ERROR] ValueError: four",
+              "END RequestId: raised", "REPORT RequestId: raised",
+              "START RequestId: slow", "one\n", "two\n", "three\n",
+              "RequestId: slow Task timed out after 0.50 seconds",
+              "END RequestId: slow", "REPORT RequestId: slow")
