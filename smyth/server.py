@@ -13,6 +13,7 @@ from typing import Any
 import uvicorn
 
 from smyth.config import Config, HandlerConfig
+from smyth.gateway.access import AccessLog
 from smyth.gateway.app import Gateway
 from smyth.gateway.handler import build_handler
 from smyth.loop import Shutdown, run_loop, terminal_preserved  # noqa: F401 (part of this module's API)
@@ -74,7 +75,9 @@ async def serve(gateway: Gateway, host: str, port: int, *, log_level: str, reloa
             return 1
         port = sock.getsockname()[1]
         server = GatewayServer(uvicorn.Config(
-            gateway.app(), log_config=log_config(log_level), log_level=log_level.lower(),
+            gateway.app(AccessLog(log_level)), log_config=log_config(log_level),
+            log_level=log_level.lower(),
+            access_log=False,  # the gateway writes it, after each response: gateway/access.py
             lifespan="off", timeout_graceful_shutdown=GRACE_SECONDS, server_header=False,
             ws="none",  # Lambda proxy integrations are HTTP only: no websockets import at startup
         ), on_exit=gateway.abandon_debugged, shutdown=shutdown)

@@ -7,9 +7,10 @@ import dataclasses
 import logging
 from typing import Any
 
-from smyth.asgi import ASGIApp, Receive, Scope, Send
+from smyth.asgi import ASGIApp, Message, Receive, Scope, Send
 from smyth.config import Config
 from smyth.exceptions import ConfigError
+from smyth.gateway.access import AccessLog
 from smyth.gateway.handler import HandlerRuntime
 from smyth.gateway.http import Endpoint
 from smyth.redact import redact_env
@@ -78,12 +79,14 @@ class Gateway:
             },
         }
 
-    def app(self) -> ASGIApp:
+    def app(self, access: AccessLog | None = None) -> ASGIApp:
+        """The gateway's ASGI app; ``access`` writes the access log (uvicorn's is off)."""
+        access = access or AccessLog("warning")
         # A handler's fixed path goes straight to its endpoint, a bare ASGI app: Starlette's
         # middleware and route matching were a fifth of the gateway's Python per request,
         # and importing it a tenth of the startup. Paths with parameters, other methods
         # (405) and Smyth's own routes go to a Starlette app, built the first time one comes.
-        endpoints = {name: Endpoint(h) for name, h in self.handlers.items()}
+        endpoints = {name: Endpoint(h, access) for name, h in self.handlers.items()}
         fixed = {h.config.url_path: endpoints[name] for name, h in self.handlers.items()
                  if "{" not in h.config.url_path and not h.config.url_path.startswith(RESERVED)}
         methods = frozenset(ANY_METHOD)
@@ -98,6 +101,20 @@ class Gateway:
             if not router:
                 from smyth.gateway import router as starlette_router
                 router.append(starlette_router.build(self, endpoints, ANY_METHOD))
-            await router[0](scope, receive, send)
+            if scope["type"] != "http":
+                await router[0](scope, receive, send)
+                return
+            status: list[int] = []
+
+            async def noting_status(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    status.append(message["status"])
+                await send(message)
+
+            try:
+                await router[0](scope, receive, noting_status)
+            finally:
+                if status:
+                    access(scope, status[0])
 
         return app

@@ -16,6 +16,7 @@ from smyth.events import HttpResponse
 from smyth.events.base import HEADER_COUNT_LIMIT, SYNC_PAYLOAD_LIMIT, MalformedResponseError
 from smyth.events.utils import lambda_request_id
 from smyth.exceptions import QueueFullError
+from smyth.gateway.access import AccessLog
 from smyth.gateway.handler import HandlerRuntime
 from smyth.gateway.responses import json_error, raw_response
 from smyth.types import Invocation, InvocationResult
@@ -33,9 +34,10 @@ async def send_response(send: Send, response: HttpResponse) -> None:
 class Endpoint:
     """The ASGI app of one handler's route."""
 
-    def __init__(self, handler: HandlerRuntime) -> None:
+    def __init__(self, handler: HandlerRuntime, access: AccessLog) -> None:
         self.handler = handler
         self.fmt = handler.event_format
+        self.access = access
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope.setdefault("path_params", {})
@@ -57,7 +59,9 @@ class Endpoint:
         except MalformedResponseError as exc:  # checked before anything was sent
             logger.error("%s: RequestId %s: Malformed Lambda proxy response: %s",
                          self.handler.name, scope.get("smyth.request_id"), exc)
-            await send_response(send, self.fmt.function_error())
+            answer = self.fmt.function_error()
+            await send_response(send, answer)
+        self.access(scope, answer.status)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> HttpResponse | None:
         """The response to send; None when there is nobody to send it to, or it has been
@@ -139,8 +143,7 @@ class Endpoint:
             logger.error("%s: RequestId %s: integration timed out after %.0f s; the invocation "
                          "goes on", handler.name, invocation.request_id, limit)
             scope["smyth.answered"] = True
-            answered.append(asyncio.ensure_future(
-                send_response(send, self.fmt.integration_timed_out())))
+            answered.append(asyncio.ensure_future(self.answer_timeout(send, scope)))
 
         timer = asyncio.get_running_loop().call_later(limit, expire)
         try:
@@ -150,3 +153,8 @@ class Endpoint:
             if answered:
                 await answered[0]
         return None if answered else result
+
+    async def answer_timeout(self, send: Send, scope: Scope) -> None:
+        answer = self.fmt.integration_timed_out()
+        await send_response(send, answer)
+        self.access(scope, answer.status)
