@@ -63,7 +63,7 @@ class Channel(asyncio.Protocol):
                 # peer): this connection is over, and only this one.
                 logger.warning("closing a connection that sent a frame which is not ours "
                                "(header %r)", head[:60])
-                self._buffer.clear()
+                buffer.clear()
                 if self.transport is not None:
                     self.transport.close()
                 return

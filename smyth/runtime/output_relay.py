@@ -38,13 +38,7 @@ class OutputRelay:
         it after each result and before it writes about the process itself, so that its
         lines come after the handler's; the loop calls it when the pipe becomes readable,
         at most once per ``WINDOW``."""
-        while self._open:
-            try:
-                data = os.read(self._fd, CHUNK)
-            except BlockingIOError:
-                return
-            except OSError:
-                data = b""
+        while self._open and (data := self._read()) is not None:
             if not data:  # every writer is gone
                 self.close()
                 return
@@ -55,6 +49,15 @@ class OutputRelay:
                 self._loop.call_later(WINDOW, self._listen)
             if len(data) < CHUNK:  # that was all it held: spare the read that says so
                 return
+
+    def _read(self) -> bytes | None:
+        """The next chunk; None when nothing is there yet, b"" when no writer is left."""
+        try:
+            return os.read(self._fd, CHUNK)
+        except BlockingIOError:
+            return None
+        except OSError:
+            return b""
 
     def _listen(self) -> None:
         if self._open and not self._listening:
@@ -69,11 +72,8 @@ class OutputRelay:
         if self._listening:
             self._loop.remove_reader(self._fd)
             self._listening = False
-        try:
-            while data := os.read(self._fd, CHUNK):
-                self._target.write(self._decoder.decode(data))
-        except OSError:
-            pass
+        while data := self._read():
+            self._target.write(self._decoder.decode(data))
         tail = self._decoder.decode(b"", final=True)
         if tail:
             self._target.write(tail)

@@ -11,7 +11,7 @@ Two ways in, one worker behind them:
   the event and the payload as raw bytes beside a JSON header. It spares each invocation an
   HTTP request and response on both sides, most of what the hop cost.
 
-Both sides of both use this module: the worker server and the remote replica.
+The worker server reads and answers both; the remote replica speaks the channel.
 """
 
 from __future__ import annotations
@@ -48,10 +48,6 @@ REPLICA = "x-smyth-replica"
 STATE = "x-smyth-state"  # the worker's state after the invocation: cold, warm, ...
 
 
-def _b64_json(value: dict[str, Any]) -> str:
-    return base64.b64encode(json.dumps(value, separators=(",", ":")).encode()).decode("ascii")
-
-
 def _from_b64_json(value: str | None) -> dict[str, Any] | None:
     if not value:
         return None
@@ -59,51 +55,6 @@ def _from_b64_json(value: str | None) -> dict[str, Any] | None:
     if not isinstance(decoded, dict):
         raise TypeError("expected a base64-encoded JSON object")
     return decoded
-
-
-# -- gateway side -------------------------------------------------------------
-
-def invocation_headers(invocation: Invocation) -> dict[str, str]:
-    headers = {REQUEST_ID: invocation.request_id, FUNCTION_ARN: invocation.function_arn}
-    if invocation.timeout is not None:
-        headers[TIMEOUT] = repr(float(invocation.timeout))
-    if invocation.client_context is not None:
-        headers[CLIENT_CONTEXT] = _b64_json(invocation.client_context)
-    if invocation.identity is not None:
-        headers[IDENTITY] = _b64_json(invocation.identity)
-    if invocation.context:
-        headers[CUSTOM_CONTEXT] = _b64_json(invocation.context)
-    if invocation.log_tail:
-        headers[LOG_TYPE] = "Tail"
-    if invocation.trace_id:
-        headers[TRACE_ID] = invocation.trace_id
-    return headers
-
-
-def read_result(request_id: str, headers: Mapping[str, str], body: bytes) -> InvocationResult:
-    """The result a worker (or a bare RIE) answered with."""
-    error: dict[str, Any] | None = None
-    payload = body
-    if headers.get(FUNCTION_ERROR):
-        try:
-            error = json.loads(body)
-        except ValueError:
-            error = None
-        if not isinstance(error, dict):
-            error = {"errorMessage": body.decode("utf-8", "replace"), "errorType": "Unhandled",
-                     "requestId": request_id, "stackTrace": []}
-        payload = b""
-    log = headers.get(LOG_RESULT)
-    init = headers.get(INIT_DURATION)
-    return InvocationResult(
-        request_id=headers.get(REQUEST_ID, request_id), payload=payload, error=error,
-        duration_ms=float(headers.get(DURATION, 0.0)),
-        init_ms=float(init) if init else None,
-        max_memory_mb=int(headers.get(MAX_MEMORY, 0)),
-        log=base64.b64decode(log).decode("utf-8", "replace") if log else None,
-        replica=headers.get(REPLICA, ""),
-        init_failed=error is not None and headers.get(STATE) == "failed",
-    )
 
 
 # -- worker side --------------------------------------------------------------

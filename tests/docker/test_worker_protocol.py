@@ -4,6 +4,7 @@ Docker: the wire protocol the gateway container and worker containers use."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import socket
@@ -123,6 +124,27 @@ def test_a_bare_rie_request_works_and_errors_carry_the_function_error_header(wor
     failed = httpx.post(worker.url + wire.INVOKE_PATH, content=b'{"fail": 1}', timeout=30)
     assert failed.status_code == 200 and failed.headers["x-amz-function-error"] == "Unhandled"
     assert failed.json()["errorType"] == "KeyError"
+
+
+def test_rie_requests_carry_smyth_headers_both_ways(worker):
+    """What the README documents of the worker's HTTP protocol beyond RIE, as curl uses it."""
+    wait_for(lambda: _health(worker.url) == 200, message="the worker to be ready")
+    b64 = lambda value: base64.b64encode(json.dumps(value).encode()).decode()
+    answer = httpx.post(worker.url + wire.INVOKE_PATH, content=b"{}", timeout=30, headers={
+        "x-smyth-request-id": "from-curl", "x-smyth-timeout": "5",
+        "x-smyth-function-arn": "arn:aws:lambda:eu-west-1:123456789012:function:fn:v2",
+        "x-amz-client-context": b64({"custom": {"k": "v"}}),
+        "x-smyth-context": b64({"tenant": "acme"}), "x-amz-log-type": "Tail"})
+    assert answer.status_code == 200
+    data = answer.json()
+    assert data["request_id"] == "from-curl" and data["arn"].endswith("function:fn:v2")
+    assert data["custom"] == {"k": "v"} and data["tenant"] == "acme"
+    assert 0 < data["left_ms"] <= 5000
+    assert answer.headers["x-smyth-request-id"] == "from-curl"
+    assert float(answer.headers["x-smyth-duration-ms"]) > 0
+    assert "x-smyth-init-duration-ms" in answer.headers  # the first invocation: cold
+    log = base64.b64decode(answer.headers["x-amz-log-result"]).decode()
+    assert "START RequestId: from-curl" in log and "invoked 1" in log
 
 
 def test_the_deadline_header_times_out_the_handler_and_the_worker_recovers(worker):
